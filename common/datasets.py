@@ -1,0 +1,297 @@
+"""One record type (:class:`Sample`) and loaders for every dataset the library knows.
+
+``load(name_or_path, split)`` accepts:
+
+* ``"synthetic:<kind>"`` - the embedded synthetic data (:mod:`common.synthetic`), kinds ``mihc``,
+  ``mihc6``, ``he``, ``pdl1``, ``blood``; splits are generated from fixed seeds
+  (train = seed, val = seed + 1000, test = seed + 2000).
+* ``"crchisto"`` - CRCHistoPhenotypes (100 H&E 500x500 images). Points are the 29,756 detection
+  dots; a dot gets a class when a classified dot lies within 3 px (one-to-one matching), otherwise
+  class -1 (unclassified, 7,312 dots). Split: the sfcn-opi 70/10/20 image lists.
+* ``"bccd"`` - BCCD blood smears (364 640x480 images); boxes from VOC XML (zero-area boxes dropped),
+  points are box centres. Split: the dataset's ImageSets/Main lists.
+* a folder path holding ``images/`` (PNG/JPEG/TIFF) and ``points.csv`` (``image,x,y[,class]``),
+  optionally ``splits/{train,val,test}.txt``; without split files a fixed, seeded 70/15/15 split of
+  the sorted image names is made and stated in the returned list's ``description``.
+
+Real data are read from ``data_root`` (default: ``$CELLREPRO_DATA``, else ``../shared/data`` beside
+the repository or the working directory); they are never copied into the project.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+from common import _checks
+from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
+
+__all__ = ["SPLITS", "Sample", "SampleList", "class_counts", "default_data_root", "load", "seeded_split"]
+
+SPLITS = ("train", "val", "test", "trainval", "all")
+_IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+
+
+@dataclass
+class Sample:
+    """One annotated image.
+
+    Attributes:
+        image: RGB uint8 array (H, W, 3).
+        points: (N, 2) float32 cell centres, (x, y) = (column, row), 0-based pixels.
+        classes: (N,) int64 class indices into ``class_names``; -1 = unclassified.
+        class_names: names of the classes.
+        boxes: optional (N, 4) float boxes (xmin, ymin, xmax, ymax), one per point.
+        mpp: optional microns per pixel.
+        name: image identifier.
+    """
+
+    image: np.ndarray
+    points: np.ndarray
+    classes: np.ndarray
+    class_names: tuple
+    boxes: np.ndarray | None = None
+    mpp: float | None = None
+    name: str = ""
+
+    def __post_init__(self):
+        self.image = _checks.as_rgb_image(self.image, f"Sample {self.name!r} image")
+        self.points = _checks.as_points(self.points, self.image.shape, f"Sample {self.name!r} points").astype(np.float32)
+        self.class_names = tuple(str(c) for c in self.class_names)
+        self.classes = _checks.as_classes(self.classes, len(self.points), len(self.class_names),
+                                          f"Sample {self.name!r} classes", allow_unlabelled=True)
+        if self.boxes is not None:
+            b = np.asarray(self.boxes, dtype=np.float64).reshape(-1, 4)
+            if len(b) != len(self.points):
+                raise ValueError(f"Sample {self.name!r}: {len(b)} boxes for {len(self.points)} points")
+            self.boxes = b
+
+    @property
+    def shape(self) -> tuple:
+        return self.image.shape[:2]
+
+
+class SampleList(list):
+    """A list of samples that also says where they came from (``description``)."""
+
+    def __init__(self, samples=(), description: str = ""):
+        super().__init__(samples)
+        self.description = description
+
+    @property
+    def class_names(self) -> tuple:
+        return self[0].class_names if self else ()
+
+
+def class_counts(samples: Sequence[Sample]) -> np.ndarray:
+    """Number of annotated cells of each class over ``samples`` (unclassified cells excluded)."""
+    if not samples:
+        raise ValueError("samples is empty")
+    n = len(samples[0].class_names)
+    total = np.zeros(n, dtype=np.int64)
+    for s in samples:
+        c = s.classes[s.classes >= 0]
+        total += np.bincount(c, minlength=n)
+    return total
+
+
+def default_data_root() -> str:
+    """``$CELLREPRO_DATA``, else the first existing ``../shared/data`` (repository, then cwd)."""
+    env = os.environ.get("CELLREPRO_DATA")
+    if env:
+        return env
+    repo = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    for cand in (os.path.join(repo, "..", "shared", "data"), os.path.join(os.getcwd(), "..", "shared", "data"),
+                 os.path.join(os.getcwd(), "shared", "data")):
+        if os.path.isdir(cand):
+            return os.path.normpath(cand)
+    return os.path.normpath(os.path.join(repo, "..", "shared", "data"))
+
+
+def seeded_split(names: Sequence[str], seed: int = 0, fractions=(0.7, 0.15, 0.15)) -> dict:
+    """A fixed split of sorted ``names`` into train / val / test by a seeded permutation."""
+    names = sorted(names)
+    order = np.random.default_rng(seed).permutation(len(names))
+    n = len(names)
+    n_train = int(round(fractions[0] * n))
+    n_val = int(round(fractions[1] * n))
+    if n >= 3:
+        n_train = min(max(n_train, 1), n - 2)
+        n_val = min(max(n_val, 1), n - n_train - 1)
+    parts = np.split(order, [n_train, n_train + n_val])
+    return {k: sorted(names[i] for i in p) for k, p in zip(("train", "val", "test"), parts)}
+
+
+def _select(split: str, lists: dict) -> list:
+    if split == "all":
+        out = []
+        for k in ("train", "val", "test"):
+            out += lists.get(k, [])
+        return out
+    if split == "trainval":
+        return lists.get("train", []) + lists.get("val", [])
+    return lists[split]
+
+
+def _read_list(path) -> list:
+    with open(path, encoding="utf-8") as f:
+        return [ln.strip() for ln in f if ln.strip()]
+
+
+def load(name_or_path, split: str = "train", data_root=None, **options) -> SampleList:
+    """Loads a dataset split as a :class:`SampleList` of :class:`Sample`.
+
+    Args:
+        name_or_path: ``"synthetic:<kind>"``, ``"crchisto"``, ``"bccd"`` or a folder path.
+        split: ``train``, ``val``, ``test``, ``trainval`` or ``all``.
+        data_root: folder holding ``crchistophenotypes/`` and ``bccd/``.
+        **options: for synthetic data ``n_images`` (per split; default 24/8/8), ``size`` (256) and
+            ``seed`` (0); for folders ``class_names`` (fixes the class order; unknown names in the
+            CSV then raise) and ``seed`` (for the split when no split files exist).
+    """
+    _checks.one_of(split, SPLITS, "split")
+    name = os.fspath(name_or_path)
+    if name == "synthetic" or name.startswith("synthetic:"):
+        return _load_synthetic(name.partition(":")[2] or options.pop("kind", ""), split, **options)
+    if name == "crchisto":
+        return _load_crchisto(split, data_root or default_data_root())
+    if name == "bccd":
+        return _load_bccd(split, data_root or default_data_root())
+    if os.path.isdir(name):
+        return _load_folder(name, split, **options)
+    raise FileNotFoundError(
+        f"unknown dataset {name!r}: expected 'synthetic:<kind>', 'crchisto', 'bccd' or an existing folder"
+    )
+
+
+def _load_synthetic(kind, split, n_images=None, size=256, seed=0):
+    from common.synthetic import KINDS, make_dataset
+
+    if kind not in KINDS:
+        raise ValueError(f"synthetic kind must be one of {sorted(KINDS)} (as 'synthetic:<kind>'), got {kind!r}")
+    defaults = {"train": 24, "val": 8, "test": 8}
+    parts = {"train": ["train"], "val": ["val"], "test": ["test"], "trainval": ["train", "val"],
+             "all": ["train", "val", "test"]}[split]
+    out = SampleList()
+    offset = {"train": 0, "val": 1000, "test": 2000}
+    for p in parts:
+        n = n_images if n_images is not None else defaults[p]
+        out.extend(make_dataset(kind, n, size, seed + offset[p]))
+    out.description = (f"synthetic:{kind}, split {split} ({len(out)} images of {size} px; "
+                       f"seeds train={seed}, val={seed + 1000}, test={seed + 2000})")
+    return out
+
+
+def _require_dir(path, what):
+    if not os.path.isdir(path):
+        raise FileNotFoundError(f"{what} not found at {path}; set data_root= or $CELLREPRO_DATA to the folder "
+                                "that holds it (e.g. ../shared/data)")
+
+
+def _load_crchisto(split, root):
+    from common.matching import match_points
+
+    base = os.path.join(root, "crchistophenotypes")
+    _require_dir(base, "CRCHistoPhenotypes")
+    lists = {k: _read_list(os.path.join(base, "splits", f"sfcn_opi_{f}.txt"))
+             for k, f in (("train", "train"), ("val", "validation"), ("test", "test"))}
+    class_names = ("epithelial", "inflammatory", "fibroblast", "miscellaneous")
+    files = {"epithelial": "epithelial", "inflammatory": "inflammatory", "fibroblast": "fibroblast",
+             "miscellaneous": "others"}
+    out = SampleList()
+    for img_name in _select(split, lists):
+        ann = os.path.join(base, "annotations", img_name)
+        image = read_image(os.path.join(base, "images", f"{img_name}.png"))
+        h, w = image.shape[:2]
+        det = np.clip(read_crchisto_mat(os.path.join(ann, f"{img_name}_detection.mat")), 0, [w - 1, h - 1])
+        classes = np.full(len(det), -1, dtype=np.int64)
+        for k, cname in enumerate(class_names):
+            cp = np.clip(read_crchisto_mat(os.path.join(ann, f"{img_name}_{files[cname]}.mat")), 0, [w - 1, h - 1])
+            if len(cp) == 0:
+                continue
+            free = np.flatnonzero(classes < 0)
+            r = match_points(det[free], cp, radius=3.0)
+            classes[free[r.pairs[:, 0]]] = k
+        out.append(Sample(image, det, classes, class_names, mpp=0.5, name=img_name))
+    out.description = (f"crchisto (CRCHistoPhenotypes), split {split} = sfcn-opi list ({len(out)} images); "
+                       "unclassified dots have class -1")
+    return out
+
+
+def _load_bccd(split, root):
+    base = os.path.join(root, "bccd")
+    _require_dir(base, "BCCD")
+    lists = {k: _read_list(os.path.join(base, "ImageSets", "Main", f"{k}.txt")) for k in ("train", "val", "test")}
+    class_names = ("RBC", "WBC", "Platelets")
+    out = SampleList()
+    for img_id in _select(split, lists):
+        voc = read_voc_xml(os.path.join(base, "Annotations", f"{img_id}.xml"))
+        image = read_image(os.path.join(base, "JPEGImages", f"{img_id}.jpg"))
+        h, w = image.shape[:2]
+        boxes = np.clip(voc.boxes, 0, [w - 1, h - 1, w - 1, h - 1])
+        centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1) if len(boxes) \
+            else np.zeros((0, 2))
+        from common.labels import encode_classes
+        classes = encode_classes(voc.labels, class_names)
+        out.append(Sample(image, centres, classes, class_names, boxes=boxes, name=img_id))
+    out.description = f"bccd, split {split} = ImageSets/Main ({len(out)} images); points are box centres"
+    return out
+
+
+def _load_folder(folder, split, class_names=None, seed=0):
+    from common.labels import encode_classes
+
+    img_dir = os.path.join(folder, "images")
+    _require_dir(img_dir, f"images/ folder of {folder}")
+    csv = os.path.join(folder, "points.csv")
+    if not os.path.isfile(csv):
+        raise FileNotFoundError(f"{folder}: missing points.csv (columns image,x,y[,class])")
+    df = read_points_csv(csv)
+    files = {}
+    for f in sorted(os.listdir(img_dir)):
+        stem, ext = os.path.splitext(f)
+        if ext.lower() in _IMAGE_EXT:
+            files[stem] = os.path.join(img_dir, f)
+            files[f] = files[stem]
+    names = sorted({os.path.splitext(f)[0] for f in os.listdir(img_dir) if os.path.splitext(f)[1].lower() in _IMAGE_EXT})
+    if not names:
+        raise FileNotFoundError(f"{img_dir}: no PNG/JPEG/TIFF images")
+    unknown = sorted(set(df["image"]) - set(files))
+    if unknown:
+        raise ValueError(f"{csv}: points refer to image(s) not in images/: {unknown[:5]}")
+    if "class" in df.columns:
+        found = sorted(set(df["class"]))
+        if class_names is None:
+            class_names = tuple(found)
+        df["cls"] = encode_classes(df["class"].tolist(), class_names)
+    else:
+        class_names = tuple(class_names) if class_names else ("cell",)
+        df["cls"] = 0
+    df["stem"] = [os.path.splitext(i)[0] if i not in names else i for i in df["image"]]
+    split_dir = os.path.join(folder, "splits")
+    split_files = {k: os.path.join(split_dir, f"{k}.txt") for k in ("train", "val", "test")}
+    if any(os.path.isfile(p) for p in split_files.values()):
+        lists = {k: [os.path.splitext(n)[0] if n not in names else n for n in _read_list(p)]
+                 for k, p in split_files.items() if os.path.isfile(p)}
+        missing = sorted({n for v in lists.values() for n in v} - set(names))
+        if missing:
+            raise ValueError(f"{split_dir}: split lists name image(s) not in images/: {missing[:5]}")
+        if split not in ("all", "trainval") and split not in lists:
+            raise ValueError(f"{split_dir}: no {split}.txt")
+        how = "split files in splits/"
+    else:
+        lists = seeded_split(names, seed)
+        how = f"no split files: fixed seeded 70/15/15 split of sorted image names (seed {seed})"
+    groups = dict(tuple(df.groupby("stem")))
+    out = SampleList()
+    for n in _select(split, lists):
+        image = read_image(files[n])
+        g = groups.get(n)
+        pts = g[["x", "y"]].to_numpy() if g is not None else np.zeros((0, 2))
+        cls = g["cls"].to_numpy() if g is not None else np.zeros(0, dtype=np.int64)
+        out.append(Sample(image, pts, cls, class_names, name=n))
+    out.description = f"folder {folder}, split {split} ({len(out)} images; {how})"
+    return out

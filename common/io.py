@@ -1,0 +1,392 @@
+"""Readers and writers: points CSV, CRCHisto ``.mat``, Pascal VOC XML, QuPath GeoJSON, images.
+
+Every writer is atomic (write to a temporary file in the same folder, then rename), so an
+interrupted run never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import xml.etree.ElementTree as ET
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+import pandas as pd
+
+from common import _checks
+
+__all__ = [
+    "VocAnnotation",
+    "atomic_path",
+    "atomic_write_text",
+    "default_colours",
+    "read_crchisto_mat",
+    "read_geojson",
+    "read_image",
+    "read_points_csv",
+    "read_voc_xml",
+    "write_geojson",
+    "write_image",
+    "write_points_csv",
+]
+
+
+# --------------------------------------------------------------------------------------------
+# atomic writes
+
+
+@contextmanager
+def atomic_path(path):
+    """Context manager yielding a temporary path that is renamed to ``path`` on success."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield tmp
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def atomic_write_text(path, text: str) -> None:
+    """Writes ``text`` to ``path`` atomically (UTF-8)."""
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+
+
+# --------------------------------------------------------------------------------------------
+# points CSV
+
+
+def read_points_csv(path) -> pd.DataFrame:
+    """Reads a points CSV with columns ``image,x,y[,class]`` (x = column, y = row, 0-based pixels).
+
+    Returns:
+        DataFrame with columns image (str), x, y (float) and, if present, class (str).
+    """
+    path = _checks.existing_file(path, "path")
+    try:
+        df = pd.read_csv(path, dtype={"image": str})
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not a readable CSV file ({exc})") from exc
+    df.columns = [str(c).strip() for c in df.columns]
+    missing = [c for c in ("image", "x", "y") if c not in df.columns]
+    if missing:
+        raise ValueError(f"{path}: missing column(s) {missing}; expected image,x,y[,class], got {list(df.columns)}")
+    for c in ("x", "y"):
+        vals = pd.to_numeric(df[c], errors="coerce")
+        bad = vals.isna() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan))
+        if bad.any():
+            row = int(np.flatnonzero(bad.to_numpy())[0])
+            raise ValueError(f"{path}: column {c!r} has a missing or non-numeric value at data row {row + 1}")
+        df[c] = vals.astype(np.float64)
+    if df["image"].isna().any():
+        row = int(np.flatnonzero(df["image"].isna().to_numpy())[0])
+        raise ValueError(f"{path}: empty image name at data row {row + 1}")
+    cols = ["image", "x", "y"]
+    if "class" in df.columns:
+        if df["class"].isna().any():
+            row = int(np.flatnonzero(df["class"].isna().to_numpy())[0])
+            raise ValueError(f"{path}: empty class at data row {row + 1}")
+        df["class"] = df["class"].astype(str).str.strip()
+        cols.append("class")
+    return df[cols].reset_index(drop=True)
+
+
+def write_points_csv(path, points, image: str | Sequence[str] = "", classes=None, class_names=None) -> None:
+    """Writes points (and optionally class names) to a points CSV, atomically.
+
+    Args:
+        path: output file.
+        points: (N, 2) (x, y) array.
+        image: image name for every row, or one name per row.
+        classes: optional (N,) class indices (into ``class_names``) or class names.
+        class_names: names for integer ``classes``.
+    """
+    pts = _checks.as_points(points)
+    df = pd.DataFrame({"image": image if isinstance(image, str) else list(image),
+                       "x": pts[:, 0], "y": pts[:, 1]})
+    if classes is not None:
+        df["class"] = _class_labels(classes, len(pts), class_names)
+    with atomic_path(path) as tmp:
+        df.to_csv(tmp, index=False, float_format="%.4f")
+
+
+def _class_labels(classes, n, class_names):
+    cls = np.asarray(classes)
+    if cls.shape[0] != n:
+        raise ValueError(f"classes has {cls.shape[0]} entries but there are {n} points")
+    if cls.dtype.kind in "iu":
+        if class_names is None:
+            return [str(int(c)) for c in cls]
+        idx = _checks.as_classes(cls, n, len(class_names), allow_unlabelled=True)
+        return [class_names[c] if c >= 0 else "unclassified" for c in idx]
+    return [str(c) for c in cls]
+
+
+# --------------------------------------------------------------------------------------------
+# CRCHisto .mat
+
+
+def read_crchisto_mat(path, zero_based: bool = True) -> np.ndarray:
+    """Reads a CRCHistoPhenotypes annotation file (variable ``detection``, N x 2, MATLAB 1-based x, y).
+
+    Args:
+        path: ``imgN_<kind>.mat``.
+        zero_based: subtract 1 so that coordinates follow the library convention (0-based pixels).
+
+    Returns:
+        (N, 2) float64 (x, y) array (empty files give (0, 2)).
+    """
+    from scipy.io import loadmat
+    from scipy.io.matlab import MatReadError
+
+    path = _checks.existing_file(path, "path")
+    try:
+        mat = loadmat(path)
+    except (MatReadError, ValueError, OSError, IndexError, TypeError) as exc:
+        raise ValueError(f"{path}: not a readable MATLAB .mat file ({exc})") from exc
+    if "detection" not in mat:
+        keys = [k for k in mat if not k.startswith("__")]
+        raise ValueError(f"{path}: no 'detection' variable (found {keys}); not a CRCHisto annotation file")
+    arr = np.asarray(mat["detection"], dtype=np.float64)
+    if arr.size == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] != 2:
+        raise ValueError(f"{path}: 'detection' must be N x 2, got shape {arr.shape}")
+    return _checks.as_points(arr - 1.0 if zero_based else arr, name=f"{path}: detection")
+
+
+# --------------------------------------------------------------------------------------------
+# Pascal VOC XML
+
+
+@dataclass(frozen=True)
+class VocAnnotation:
+    """Boxes of one Pascal VOC file: ``boxes`` (N, 4) = xmin, ymin, xmax, ymax in pixels."""
+
+    filename: str
+    width: int
+    height: int
+    boxes: np.ndarray
+    labels: list
+
+    @property
+    def centres(self) -> np.ndarray:
+        """(N, 2) box centres (x, y)."""
+        if len(self.boxes) == 0:
+            return np.zeros((0, 2), dtype=np.float64)
+        return np.stack([(self.boxes[:, 0] + self.boxes[:, 2]) / 2, (self.boxes[:, 1] + self.boxes[:, 3]) / 2], 1)
+
+
+def read_voc_xml(path, drop_degenerate: bool = True, zero_based: bool = True) -> VocAnnotation:
+    """Reads a Pascal VOC annotation.
+
+    Args:
+        path: XML file.
+        drop_degenerate: skip zero-area boxes (BCCD has two).
+        zero_based: convert VOC's 1-based pixel indices to 0-based coordinates (subtract 1).
+    """
+    path = _checks.existing_file(path, "path")
+    try:
+        root = ET.parse(path).getroot()
+    except ET.ParseError as exc:
+        raise ValueError(f"{path}: malformed XML ({exc})") from exc
+    if root.tag != "annotation":
+        raise ValueError(f"{path}: root element is <{root.tag}>, expected a VOC <annotation>")
+
+    def number(node, tag):
+        el = node.find(tag)
+        if el is None or el.text is None:
+            raise ValueError(f"{path}: missing <{tag}>")
+        try:
+            return float(el.text)
+        except ValueError:
+            raise ValueError(f"{path}: <{tag}> is not a number: {el.text!r}") from None
+
+    size = root.find("size")
+    width = int(number(size, "width")) if size is not None else 0
+    height = int(number(size, "height")) if size is not None else 0
+    boxes, labels = [], []
+    for obj in root.findall("object"):
+        name = obj.findtext("name")
+        bb = obj.find("bndbox")
+        if not name or bb is None:
+            raise ValueError(f"{path}: an <object> lacks <name> or <bndbox>")
+        b = [number(bb, t) for t in ("xmin", "ymin", "xmax", "ymax")]
+        if b[2] < b[0] or b[3] < b[1]:
+            raise ValueError(f"{path}: box {b} of {name!r} has xmax < xmin or ymax < ymin")
+        if drop_degenerate and (b[2] == b[0] or b[3] == b[1]):
+            continue
+        boxes.append(b)
+        labels.append(name.strip())
+    arr = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    if zero_based:
+        arr = arr - 1.0
+    return VocAnnotation(root.findtext("filename") or os.path.basename(path), width, height, arr, labels)
+
+
+# --------------------------------------------------------------------------------------------
+# QuPath GeoJSON
+
+_PALETTE = [(230, 25, 75), (60, 180, 75), (0, 130, 200), (245, 130, 48), (145, 30, 180),
+            (70, 240, 240), (240, 50, 230), (210, 245, 60), (128, 128, 0), (0, 0, 128)]
+
+
+def default_colours(class_names: Sequence[str]) -> dict:
+    """A distinct RGB colour per class name."""
+    return {n: list(_PALETTE[i % len(_PALETTE)]) for i, n in enumerate(class_names)}
+
+
+def write_geojson(path, points, classes=None, class_names=None, scores=None, colours=None) -> None:
+    """Writes points as a QuPath-importable GeoJSON FeatureCollection of detections, atomically.
+
+    Each point becomes a ``Point`` feature with ``properties.objectType = "detection"``, an optional
+    ``classification {name, color: [r, g, b]}`` and an optional ``measurements.probability``.
+
+    Args:
+        path: output ``.geojson`` file.
+        points: (N, 2) (x, y) pixel coordinates.
+        classes: optional (N,) class indices into ``class_names``, or class names.
+        class_names: names for integer classes.
+        scores: optional (N,) confidences.
+        colours: optional {class name: [r, g, b]}; defaults to a fixed palette.
+    """
+    pts = _checks.as_points(points)
+    names = None if classes is None else _class_labels(classes, len(pts), class_names)
+    if scores is not None:
+        scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if scores.shape[0] != len(pts):
+            raise ValueError(f"scores has {scores.shape[0]} entries but there are {len(pts)} points")
+    palette = default_colours(list(class_names) if class_names is not None else sorted(set(names or [])))
+    palette.update(colours or {})
+    features = []
+    for k, (x, y) in enumerate(pts):
+        props = {"objectType": "detection", "isLocked": False}
+        if names is not None:
+            col = palette.get(names[k], [128, 128, 128])
+            props["classification"] = {"name": names[k], "color": [int(c) for c in col]}
+        if scores is not None:
+            props["measurements"] = {"probability": float(scores[k])}
+        features.append({"type": "Feature", "id": f"cell-{k}",
+                         "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+                         "properties": props})
+    atomic_write_text(path, json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+def _polygon_centroid(ring) -> tuple[float, float]:
+    r = np.asarray(ring, dtype=np.float64)
+    x, y = r[:, 0], r[:, 1]
+    x1, y1 = np.roll(x, -1), np.roll(y, -1)
+    cross = x * y1 - x1 * y
+    a = cross.sum() / 2.0
+    if abs(a) < 1e-12:
+        return float(x.mean()), float(y.mean())
+    return float(((x + x1) * cross).sum() / (6 * a)), float(((y + y1) * cross).sum() / (6 * a))
+
+
+def read_geojson(path):
+    """Reads detections from a GeoJSON file written by :func:`write_geojson` or exported by QuPath.
+
+    Accepts a FeatureCollection, a list of features or one feature; ``Point`` and ``MultiPoint``
+    geometries give their points, ``Polygon`` / ``MultiPolygon`` (QuPath cell outlines) their
+    centroid. ``objectType`` may sit in ``properties`` (QuPath) or at the feature's top level.
+
+    Returns:
+        ``(points, class_names, scores)``: (N, 2) array, list of class names (None when unclassified)
+        and (N,) array of probabilities (NaN when absent).
+    """
+    path = _checks.existing_file(path, "path")
+    try:
+        with open(path, encoding="utf-8") as f:
+            data = json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: not valid JSON ({exc})") from exc
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection":
+        features = data.get("features")
+    elif isinstance(data, dict) and data.get("type") == "Feature":
+        features = [data]
+    elif isinstance(data, list):
+        features = data
+    else:
+        raise ValueError(f"{path}: not a GeoJSON FeatureCollection, Feature or list of features")
+    if not isinstance(features, list):
+        raise ValueError(f"{path}: 'features' must be a list")
+    pts, names, scores = [], [], []
+    for k, feat in enumerate(features):
+        if not isinstance(feat, dict) or not isinstance(feat.get("geometry"), dict):
+            raise ValueError(f"{path}: feature {k} has no geometry")
+        geom = feat["geometry"]
+        gtype, coords = geom.get("type"), geom.get("coordinates")
+        try:
+            if gtype == "Point":
+                here = [(float(coords[0]), float(coords[1]))]
+            elif gtype == "MultiPoint":
+                here = [(float(c[0]), float(c[1])) for c in coords]
+            elif gtype == "Polygon":
+                here = [_polygon_centroid(coords[0])]
+            elif gtype == "MultiPolygon":
+                here = [_polygon_centroid(poly[0]) for poly in coords]
+            else:
+                raise ValueError(f"{path}: feature {k} has unsupported geometry type {gtype!r}")
+        except (TypeError, IndexError, KeyError):
+            raise ValueError(f"{path}: feature {k} has malformed {gtype} coordinates") from None
+        props = feat.get("properties") or {}
+        cls = props.get("classification") or {}
+        name = cls.get("name") if isinstance(cls, dict) else None
+        meas = props.get("measurements") or {}
+        prob = meas.get("probability", np.nan) if isinstance(meas, dict) else np.nan
+        for p in here:
+            pts.append(p)
+            names.append(name)
+            scores.append(float(prob) if prob is not None else np.nan)
+    points = _checks.as_points(np.asarray(pts, dtype=np.float64).reshape(-1, 2), name=f"{path}: coordinates")
+    return points, names, np.asarray(scores, dtype=np.float64)
+
+
+# --------------------------------------------------------------------------------------------
+# images
+
+
+def read_image(path) -> np.ndarray:
+    """Reads a PNG / JPEG / TIFF / BMP image as RGB uint8 (H, W, 3).
+
+    Greyscale images are repeated to three channels and an alpha channel is dropped; 16-bit,
+    floating-point and other channel layouts raise ``ValueError``.
+    """
+    import cv2
+
+    path = _checks.existing_file(path, "path")
+    img = cv2.imread(path, cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise ValueError(f"{path}: not a readable image file")
+    if img.dtype != np.uint8:
+        raise ValueError(f"{path}: {img.dtype} pixels; only 8-bit images are supported (convert to uint8 first)")
+    if img.ndim == 2:
+        return np.repeat(img[:, :, None], 3, axis=2)
+    if img.ndim != 3 or img.shape[2] not in (3, 4):
+        raise ValueError(f"{path}: unsupported layout {img.shape}; expected greyscale, RGB or RGBA")
+    return np.ascontiguousarray(img[:, :, 2::-1])  # BGR(A) -> RGB
+
+
+def write_image(path, image) -> None:
+    """Writes an RGB uint8 image (format from the extension), atomically."""
+    import cv2
+
+    img = _checks.as_rgb_image(image)
+    ext = os.path.splitext(os.fspath(path))[1] or ".png"
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(img[:, :, ::-1]))
+    if not ok:
+        raise ValueError(f"cannot encode an image with extension {ext!r}")
+    with atomic_path(path) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(buf.tobytes())

@@ -1,0 +1,152 @@
+"""Probability maps -> cell points: threshold + centroids, peaks, blob splitting, class votes."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import ndimage
+from skimage.feature import peak_local_max
+from skimage.morphology import disk
+
+from common import _checks
+
+__all__ = ["blob_points", "class_vote", "peak_points", "threshold_centroids"]
+
+
+def _centroids(labels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
+    """(x, y) centroids of labelled regions 1..n (intensity-weighted when ``weights`` is given)."""
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    idx = np.arange(1, n + 1)
+    com = np.asarray(ndimage.center_of_mass(np.ones_like(labels, dtype=np.float64) if weights is None else weights,
+                                            labels, idx), dtype=np.float64).reshape(-1, 2)
+    return com[:, ::-1].copy()  # (row, col) -> (x, y)
+
+
+def threshold_centroids(prob, threshold: float, min_area: int = 1, weighted: bool = False) -> np.ndarray:
+    """Threshold a map, label 8-connected components and return their centroids.
+
+    Args:
+        prob: (H, W) probability (or any score) map.
+        threshold: pixels with ``prob > threshold`` are foreground.
+        min_area: components with fewer pixels are discarded.
+        weighted: weight each centroid by the map values instead of using the plain region centre.
+
+    Returns:
+        (N, 2) float array of (x, y) centroids, ordered by component label (raster order).
+    """
+    p = _checks.as_map(prob, "prob")
+    min_area = _checks.positive(min_area, "min_area", integer=True)
+    labels, n = ndimage.label(p > float(threshold), structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    area = np.bincount(labels.ravel(), minlength=n + 1)
+    small = area < min_area
+    small[0] = False
+    if small.any():
+        labels[small[labels]] = 0
+        labels, n = ndimage.label(labels > 0, structure=np.ones((3, 3), dtype=bool))
+    return _centroids(labels, n, p if weighted else None)
+
+
+def peak_points(prob, min_distance: int = 4, threshold: float = 0.5) -> np.ndarray:
+    """Local maxima of a map (``skimage.feature.peak_local_max``).
+
+    Args:
+        prob: (H, W) map.
+        min_distance: minimal separation of peaks in pixels (a peak is the maximum of its
+            ``(2 * min_distance + 1)`` square neighbourhood).
+        threshold: absolute minimum peak value.
+
+    Returns:
+        (N, 2) float array of (x, y) peak positions, sorted by (y, x).
+    """
+    p = _checks.as_map(prob, "prob")
+    min_distance = _checks.positive(min_distance, "min_distance", integer=True)
+    rc = peak_local_max(p, min_distance=min_distance, threshold_abs=float(threshold), exclude_border=False)
+    if len(rc) == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    rc = rc[np.lexsort((rc[:, 1], rc[:, 0]))]
+    return rc[:, ::-1].astype(np.float64)
+
+
+def blob_points(prob, threshold: float = 0.5, min_area: int = 50, window: int = 15,
+                dilation_radius: int = 2) -> np.ndarray:
+    """The S-DRDIN post-processing pipeline (section 2.5), which splits touching cells.
+
+    Threshold -> drop components smaller than ``min_area`` -> Euclidean distance transform ->
+    local maxima in a ``window`` x ``window`` sliding window -> dilate the maxima with a disk of
+    ``dilation_radius`` (merging plateau maxima) -> centroids of the dilated maxima.
+
+    Args:
+        prob: (H, W) detection probability map.
+        threshold: foreground is ``prob > threshold``.
+        min_area: components with fewer pixels are removed as noise (S-DRDIN: 50).
+        window: side of the square local-maximum window (S-DRDIN: 15).
+        dilation_radius: disk radius used to merge neighbouring maxima (S-DRDIN: 2).
+
+    Returns:
+        (N, 2) float array of (x, y) cell centres.
+    """
+    p = _checks.as_map(prob, "prob")
+    min_area = _checks.positive(min_area, "min_area", integer=True)
+    window = _checks.positive(window, "window", integer=True)
+    dilation_radius = _checks.non_negative(dilation_radius, "dilation_radius", integer=True)
+    fg = p > float(threshold)
+    labels, n = ndimage.label(fg, structure=np.ones((3, 3), dtype=bool))
+    if n == 0:
+        return np.zeros((0, 2), dtype=np.float64)
+    area = np.bincount(labels.ravel(), minlength=n + 1)
+    keep = area >= min_area
+    keep[0] = False
+    fg = keep[labels]
+    if not fg.any():
+        return np.zeros((0, 2), dtype=np.float64)
+    dist = ndimage.distance_transform_edt(fg)
+    maxima = fg & (dist == ndimage.maximum_filter(dist, size=window, mode="constant", cval=0.0))
+    if dilation_radius > 0:
+        maxima = ndimage.binary_dilation(maxima, structure=disk(dilation_radius)) & fg
+    peaks, m = ndimage.label(maxima, structure=np.ones((3, 3), dtype=bool))
+    return _centroids(peaks, m)
+
+
+def class_vote(class_prob, points, window: int = 49, mode: str = "mean") -> np.ndarray:
+    """Class of each point from the class maps in a square window around it.
+
+    * ``"mean"``: argmax over classes of the mean probability in the window (S-DRDIN eq. 3).
+    * ``"majority"``: the most frequent per-pixel argmax class in the window (ties: lower index).
+
+    Windows are clipped at the image border. Pass only the cell-class channels (drop a background
+    channel first) so a background-dominated window still votes for a cell class.
+
+    Args:
+        class_prob: (H, W, C) per-class probability maps.
+        points: (N, 2) array of (x, y).
+        window: odd window side in pixels (S-DRDIN: 49).
+        mode: ``"mean"`` or ``"majority"``.
+
+    Returns:
+        (N,) int64 class indices.
+    """
+    cp = _checks.as_map(class_prob, "class_prob", ndim=3)
+    h, w, c = cp.shape
+    pts = _checks.as_points(points, (h, w))
+    window = _checks.positive(window, "window", integer=True)
+    if window % 2 == 0:
+        raise ValueError(f"window must be odd so it is centred on the point, got {window}")
+    _checks.one_of(mode, ("mean", "majority"), "mode")
+    if len(pts) == 0:
+        return np.zeros((0,), dtype=np.int64)
+    if mode == "majority":
+        votes = np.eye(c, dtype=np.float64)[np.argmax(cp, axis=-1)]
+    else:
+        votes = cp.astype(np.float64)
+    # Summed-area table: any window sum in O(1) per point.
+    sat = np.zeros((h + 1, w + 1, c), dtype=np.float64)
+    sat[1:, 1:] = votes.cumsum(0).cumsum(1)
+    half = window // 2
+    col = np.clip(np.rint(pts[:, 0]).astype(np.int64), 0, w - 1)
+    row = np.clip(np.rint(pts[:, 1]).astype(np.int64), 0, h - 1)
+    r0, r1 = np.clip(row - half, 0, h), np.clip(row + half + 1, 0, h)
+    c0, c1 = np.clip(col - half, 0, w), np.clip(col + half + 1, 0, w)
+    sums = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
+    return np.argmax(sums, axis=1).astype(np.int64)

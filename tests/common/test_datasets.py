@@ -1,0 +1,130 @@
+import numpy as np
+import pytest
+
+from common import datasets, io
+
+
+def make_folder(root, with_splits=False, classes=True, n=6):
+    (root / "images").mkdir(parents=True)
+    rows = ["image,x,y" + (",class" if classes else "")]
+    rng = np.random.default_rng(0)
+    for k in range(n):
+        img = rng.integers(0, 255, (20, 30, 3), dtype=np.uint8)
+        io.write_image(root / "images" / f"s{k}.png", img)
+        for j in range(3):
+            rows.append(f"s{k}.png,{rng.uniform(0, 29):.2f},{rng.uniform(0, 19):.2f}"
+                        + (f",{'tumour' if j % 2 else 'immune'}" if classes else ""))
+    (root / "points.csv").write_text("\n".join(rows) + "\n")
+    if with_splits:
+        (root / "splits").mkdir()
+        (root / "splits" / "train.txt").write_text("s0\ns1\ns2\ns3\n")
+        (root / "splits" / "val.txt").write_text("s4\n")
+        (root / "splits" / "test.txt").write_text("s5.png\n")
+
+
+def test_user_folder_with_split_files(tmp_path):
+    make_folder(tmp_path, with_splits=True)
+    train = datasets.load(tmp_path, "train")
+    assert [s.name for s in train] == ["s0", "s1", "s2", "s3"]
+    assert train.class_names == ("immune", "tumour")
+    assert train[0].points.shape == (3, 2) and set(train[0].classes) <= {0, 1}
+    assert [s.name for s in datasets.load(tmp_path, "test")] == ["s5"]
+    assert len(datasets.load(tmp_path, "all")) == 6
+    assert "split files" in train.description
+
+
+def test_user_folder_without_split_files_is_seeded_and_reported(tmp_path):
+    make_folder(tmp_path, n=10)
+    parts = {k: [s.name for s in datasets.load(tmp_path, k)] for k in ("train", "val", "test")}
+    assert sorted(sum(parts.values(), [])) == sorted(f"s{k}" for k in range(10))
+    assert len(parts["train"]) == 7
+    again = [s.name for s in datasets.load(tmp_path, "train")]
+    assert again == parts["train"]
+    assert "seeded" in datasets.load(tmp_path, "train").description
+
+
+def test_user_folder_without_classes(tmp_path):
+    make_folder(tmp_path, classes=False)
+    s = datasets.load(tmp_path, "all")
+    assert s.class_names == ("cell",) and all((x.classes == 0).all() for x in s)
+
+
+def test_user_folder_unknown_class_name(tmp_path):
+    make_folder(tmp_path)
+    with pytest.raises(ValueError, match="unknown class name 'tumour'"):
+        datasets.load(tmp_path, "all", class_names=("immune", "stroma"))
+
+
+def test_user_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="unknown dataset"):
+        datasets.load(tmp_path / "missing", "train")
+    (tmp_path / "a").mkdir()
+    with pytest.raises(FileNotFoundError, match="images/"):
+        datasets.load(tmp_path / "a", "train")
+    make_folder(tmp_path / "b")
+    (tmp_path / "b" / "points.csv").write_text("image,x,y\nghost.png,1,1\n")
+    with pytest.raises(ValueError, match="not in images"):
+        datasets.load(tmp_path / "b", "all")
+    make_folder(tmp_path / "c")
+    (tmp_path / "c" / "points.csv").write_text("image,x,y\ns0.png,100,1\n")
+    with pytest.raises(ValueError, match="outside"):
+        datasets.load(tmp_path / "c", "all")
+
+
+def test_bad_split_and_kind():
+    with pytest.raises(ValueError, match="split"):
+        datasets.load("synthetic:mihc", "training")
+    with pytest.raises(ValueError, match="synthetic kind"):
+        datasets.load("synthetic:zebra", "train")
+
+
+def test_synthetic_splits_are_disjoint_and_fixed():
+    tr = datasets.load("synthetic:he", "train", n_images=2, size=64)
+    te = datasets.load("synthetic:he", "test", n_images=2, size=64)
+    assert not np.array_equal(tr[0].image, te[0].image)
+    np.testing.assert_array_equal(tr[0].image, datasets.load("synthetic:he", "train", n_images=2, size=64)[0].image)
+    assert len(datasets.load("synthetic:he", "trainval", n_images=2, size=64)) == 4
+
+
+def test_sample_validation():
+    img = np.zeros((10, 10, 3), np.uint8)
+    with pytest.raises(ValueError, match="uint8"):
+        datasets.Sample(img.astype(float), np.zeros((0, 2)), [], ("a",))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
+        datasets.Sample(img[..., 0], np.zeros((0, 2)), [], ("a",))
+    with pytest.raises(ValueError, match="outside"):
+        datasets.Sample(img, [[20, 1]], [0], ("a",))
+    with pytest.raises(ValueError, match="class index"):
+        datasets.Sample(img, [[2, 1]], [3], ("a",))
+    s = datasets.Sample(img, [[2, 1]], [-1], ("a",))
+    assert s.classes.tolist() == [-1]
+    with pytest.raises(ValueError, match="empty"):
+        datasets.class_counts([])
+
+
+def test_crchisto(crchisto_root):
+    test = datasets.load("crchisto", "test")
+    assert len(test) == 20
+    assert sum(len(s.points) for s in test) == 6403  # data README: detection points in the test split
+    counts = datasets.class_counts(test)
+    # README: 1286 / 2066 / 1260 / 234 classified test points; a handful sit > 3 px from any dot.
+    np.testing.assert_allclose(counts, [1286, 2066, 1260, 234], atol=10)
+    assert test[0].image.shape == (500, 500, 3) and test[0].mpp == 0.5
+    assert len(datasets.load("crchisto", "train")) == 70 and len(datasets.load("crchisto", "val")) == 10
+
+
+def test_bccd(bccd_root):
+    train = datasets.load("bccd", "train")
+    assert len(train) == 205
+    counts = datasets.class_counts(train)
+    assert counts.tolist() == [2381, 214, 209]  # README 2382 RBC minus one zero-area box
+    s = train[0]
+    assert s.boxes.shape == (len(s.points), 4) and s.image.shape == (480, 640, 3)
+    assert len(datasets.load("bccd", "test")) == 72
+
+
+def test_missing_real_data_is_a_clear_error(tmp_path):
+    with pytest.raises(FileNotFoundError, match="CRCHistoPhenotypes not found"):
+        datasets.load("crchisto", "test", data_root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="BCCD not found"):
+        datasets.load("bccd", "test", data_root=tmp_path)

@@ -1,0 +1,84 @@
+import numpy as np
+import pytest
+
+from common import labels, postprocess as pp
+
+
+def test_threshold_centroids_hand_made_map():
+    m = np.zeros((20, 30))
+    m[2:5, 3:6] = 0.9          # 3x3 square centred (x=4, y=3)
+    m[10:12, 20:24] = 0.8      # 2x4 block centred (x=21.5, y=10.5)
+    m[16, 16] = 0.95           # single pixel
+    pts = pp.threshold_centroids(m, 0.5)
+    np.testing.assert_allclose(pts, [[4, 3], [21.5, 10.5], [16, 16]])
+    np.testing.assert_allclose(pp.threshold_centroids(m, 0.5, min_area=2), [[4, 3], [21.5, 10.5]])
+    np.testing.assert_allclose(pp.threshold_centroids(m, 0.85), [[4, 3], [16, 16]])
+    assert pp.threshold_centroids(m, 0.99).shape == (0, 2)
+
+
+def test_threshold_centroids_weighted():
+    m = np.zeros((5, 5))
+    m[2, 1], m[2, 2] = 1.0, 3.0
+    np.testing.assert_allclose(pp.threshold_centroids(m, 0.5, weighted=True), [[1.75, 2.0]])
+
+
+def test_peak_points_hand_made_map():
+    pts = np.array([[10.0, 10.0], [30.0, 12.0], [18.0, 30.0]])
+    m = labels.mapped_label(pts, (40, 40))
+    np.testing.assert_allclose(pp.peak_points(m, min_distance=3, threshold=0.5), pts[[0, 1, 2]][np.argsort([10, 12, 30])])
+    assert len(pp.peak_points(m, 3, threshold=1.5)) == 0
+    # Two dots 3 px apart: min_distance 4 keeps one peak, 1 keeps both.
+    m2 = labels.mapped_label([[10, 10], [13, 10]], (25, 25))
+    assert len(pp.peak_points(m2, 1, 0.1)) == 2
+    assert len(pp.peak_points(m2, 4, 0.1)) == 1
+
+
+def test_blob_points_splits_touching_cells_and_drops_noise():
+    pts = np.array([[20.0, 20.0], [29.0, 20.0], [60.0, 50.0]])
+    m = labels.disk_mask(pts, (80, 80), radius=6).astype(float)
+    m[70:73, 5:8] = 1.0  # 9-px noise blob
+    found = pp.blob_points(m, threshold=0.5, min_area=50, window=7, dilation_radius=2)
+    assert len(found) == 3
+    d = np.hypot(*(found[:, None, :] - pts[None]).transpose(2, 0, 1))
+    assert d.min(axis=0).max() < 1.5
+    # Plain thresholding merges the touching pair.
+    assert len(pp.threshold_centroids(m, 0.5, min_area=50)) == 2
+    assert pp.blob_points(np.zeros((10, 10))).shape == (0, 2)
+
+
+def test_class_vote_mean_and_majority():
+    cp = np.zeros((30, 30, 3))
+    cp[..., 0] = 0.2
+    cp[0:15, :, 1] = 0.9  # top half: class 1
+    cp[15:, :, 2] = 0.6   # bottom half: class 2
+    pts = np.array([[5.0, 3.0], [20.0, 27.0], [15.0, 14.0]])
+    np.testing.assert_array_equal(pp.class_vote(cp, pts, window=5), [1, 2, 1])
+    np.testing.assert_array_equal(pp.class_vote(cp, pts, window=5, mode="majority"), [1, 2, 1])
+    # Mean and majority differ: one very confident pixel against many weak ones.
+    cp2 = np.zeros((9, 9, 2))
+    cp2[..., 0] = 0.6
+    cp2[..., 1] = 0.4
+    cp2[4, 4, 1] = 100.0
+    assert pp.class_vote(cp2, [[4, 4]], 3, "mean")[0] == 1
+    assert pp.class_vote(cp2, [[4, 4]], 3, "majority")[0] == 0
+    assert pp.class_vote(cp, np.zeros((0, 2))).shape == (0,)
+
+
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda: pp.threshold_centroids(np.zeros((3, 3, 3)), 0.5), "2 dimensions"),
+        (lambda: pp.threshold_centroids(np.full((3, 3), np.nan), 0.5), "NaN"),
+        (lambda: pp.threshold_centroids(np.zeros((3, 3)), 0.5, min_area=0), "min_area"),
+        (lambda: pp.peak_points(np.zeros((3, 3)), min_distance=0), "min_distance"),
+        (lambda: pp.blob_points(np.zeros((3, 3)), window=0), "window"),
+        (lambda: pp.class_vote(np.zeros((5, 5)), [[1, 1]]), "3 dimensions"),
+        (lambda: pp.class_vote(np.zeros((5, 5, 2)), [[9, 1]]), "outside"),
+        (lambda: pp.class_vote(np.zeros((5, 5, 2)), [[1, 1]], window=4), "odd"),
+        (lambda: pp.class_vote(np.zeros((5, 5, 2)), [[1, 1]], mode="max"), "mode"),
+        (lambda: pp.peak_points(np.zeros((0, 0))), "2 dimensions|empty"),
+    ],
+)
+def test_bad_input(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

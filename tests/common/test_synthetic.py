@@ -1,0 +1,74 @@
+import numpy as np
+import pytest
+
+from common import synthetic
+from common.datasets import Sample, class_counts
+
+
+@pytest.mark.parametrize("kind", sorted(synthetic.KINDS))
+def test_deterministic_per_seed(kind):
+    a = synthetic.make_dataset(kind, 2, 64, seed=3)
+    b = synthetic.make_dataset(kind, 2, 64, seed=3)
+    c = synthetic.make_dataset(kind, 2, 64, seed=4)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.image, y.image)
+        np.testing.assert_array_equal(x.points, y.points)
+        np.testing.assert_array_equal(x.classes, y.classes)
+    assert not np.array_equal(a[0].image, c[0].image)
+
+
+@pytest.mark.parametrize("kind", sorted(synthetic.KINDS))
+def test_samples_are_valid_and_proportions_match(kind):
+    spec = synthetic.KINDS[kind]
+    samples = synthetic.make_dataset(kind, 12, 128, seed=0)
+    assert all(isinstance(s, Sample) and s.image.shape == (128, 128, 3) and s.image.dtype == np.uint8
+               for s in samples)
+    assert all(s.class_names == spec.class_names for s in samples)
+    counts = class_counts(samples)
+    total = counts.sum()
+    expect = np.asarray(spec.proportions, dtype=float) / sum(spec.proportions) * total
+    # Largest-remainder allocation: every class within one cell of its exact share.
+    assert np.all(np.abs(counts - expect) < 1.0), (counts, expect)
+    if spec.boxes:
+        for s in samples:
+            assert s.boxes.shape == (len(s.points), 4)
+            inside = (s.boxes[:, 0] <= s.points[:, 0]) & (s.points[:, 0] <= s.boxes[:, 2])
+            assert inside.all()
+
+
+def test_mihc_abundance_ratio_on_a_larger_set():
+    counts = class_counts(synthetic.make_dataset("mihc", 20, 256, seed=1))
+    np.testing.assert_allclose(counts / counts.sum(), np.array([2244, 997, 243]) / 3484, atol=1 / counts.sum())
+
+
+def test_cells_are_darker_than_background():
+    s = synthetic.make_dataset("he", 1, 128, seed=0)[0]
+    grey = s.image.mean(-1)
+    at_cells = grey[np.rint(s.points[:, 1]).astype(int), np.rint(s.points[:, 0]).astype(int)].mean()
+    assert at_cells < grey.mean() - 10
+
+
+def test_distractors_are_not_annotated():
+    # mihc draws unlabelled negative nuclei: dark blobs away from every annotated point.
+    from scipy import ndimage
+
+    s = synthetic.make_dataset("mihc", 1, 256, seed=2)[0]
+    dark = s.image.min(-1) < 160
+    lab, n = ndimage.label(dark)
+    com = np.array(ndimage.center_of_mass(dark, lab, range(1, n + 1)))[:, ::-1]
+    far = np.hypot(*(com[:, None] - s.points[None]).transpose(2, 0, 1)).min(1) > 8
+    assert far.sum() >= 3
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(kind="cats"), "kind"),
+        (dict(kind="he", n_images=0), "n_images"),
+        (dict(kind="he", size=16), "at least 32"),
+        (dict(kind="he", size=(0, 64)), "positive"),
+    ],
+)
+def test_bad_arguments(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        synthetic.make_dataset(**kwargs)

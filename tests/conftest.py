@@ -1,0 +1,48 @@
+"""Shared fixtures. Real-data tests skip with a clear reason when ../shared/data is absent."""
+
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+
+import numpy as np
+import pytest
+
+from common.datasets import default_data_root
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(1234)
+
+
+@pytest.fixture(scope="session")
+def data_root():
+    root = default_data_root()
+    if not os.path.isdir(root):
+        pytest.skip(f"real data not available: {root} is missing (set $CELLREPRO_DATA or place ../shared/data)")
+    return root
+
+
+def _require(data_root, sub):
+    path = os.path.join(data_root, sub)
+    if not os.path.isdir(path):
+        pytest.skip(f"real data not available: {path} is missing")
+    return path
+
+
+@pytest.fixture(scope="session")
+def crchisto_root(data_root):
+    return _require(data_root, "crchistophenotypes")
+
+
+@pytest.fixture(scope="session")
+def bccd_root(data_root):
+    return _require(data_root, "bccd")
+
+
+@pytest.fixture(scope="session")
+def mihc_samples():
+    from common.synthetic import make_dataset
+
+    return make_dataset("mihc", 3, 96, seed=7)
