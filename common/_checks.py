@@ -100,34 +100,28 @@ def as_classes(classes, n_points: int, n_classes: int | None = None, name: str =
     return arr
 
 
-def positive(value, name: str, integer: bool = False):
-    """Checks a strictly positive finite number."""
+def _number(value, name: str, integer: bool, allow_zero: bool):
     try:
         v = float(value)
     except (TypeError, ValueError) as exc:
         raise ValueError(f"{name} must be a number, got {value!r}") from exc
-    if not np.isfinite(v) or v <= 0:
-        raise ValueError(f"{name} must be > 0, got {value!r}")
+    if not np.isfinite(v) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name} must be {'>=' if allow_zero else '>'} 0, got {value!r}")
     if integer:
         if v != int(v):
             raise ValueError(f"{name} must be a whole number, got {value!r}")
         return int(v)
     return v
+
+
+def positive(value, name: str, integer: bool = False):
+    """Checks a strictly positive finite number (a whole one when ``integer``)."""
+    return _number(value, name, integer, allow_zero=False)
 
 
 def non_negative(value, name: str, integer: bool = False):
-    """Checks a finite number >= 0."""
-    try:
-        v = float(value)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"{name} must be a number, got {value!r}") from exc
-    if not np.isfinite(v) or v < 0:
-        raise ValueError(f"{name} must be >= 0, got {value!r}")
-    if integer:
-        if v != int(v):
-            raise ValueError(f"{name} must be a whole number, got {value!r}")
-        return int(v)
-    return v
+    """Checks a finite number >= 0 (a whole one when ``integer``)."""
+    return _number(value, name, integer, allow_zero=True)
 
 
 def as_map(arr, name: str = "prob", ndim: int = 2) -> np.ndarray:
