@@ -1,0 +1,118 @@
+"""AwareNet targets and input pipelines: Sample -> (I, [R, W]) patches, and 28x28 cell patches."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from common import _checks
+from common.datasets import Sample, class_counts
+from common.labels import AbundanceWeights, abundance_weights, disk_mask, weight_image
+
+__all__ = ["cell_patches", "class_weights_for", "detection_dataset", "detection_targets"]
+
+
+def class_weights_for(train_samples, scheme: str | None) -> AbundanceWeights | None:
+    """Abundance weights from the training split's cell counts N (AwareNet eq. 2-4), or None."""
+    if scheme is None:
+        return None
+    counts = class_counts(train_samples)
+    if np.any(counts == 0):
+        names = [n for n, c in zip(train_samples[0].class_names, counts) if c == 0]
+        raise ValueError(f"the training split has no cells of class(es) {names}; abundance weights need N_k > 0")
+    return abundance_weights(counts, scheme)
+
+
+def detection_targets(sample: Sample, radius: float = 4.0, weights: AbundanceWeights | None = None):
+    """Reference image R (eq. 1) and weight image W (eq. 2-4) of one sample, each (H, W, 1) float32.
+
+    Unclassified cells (class -1, e.g. in CRCHisto) count in R; inside their disks W takes the
+    smallest class weight, so they are learned but never up-weighted. Without ``weights`` W is all
+    ones (plain Dice).
+    """
+    h, w = sample.shape
+    r = disk_mask(sample.points, (h, w), radius).astype(np.float32)[..., None]
+    if weights is None:
+        return r, np.ones_like(r)
+    lab = sample.classes >= 0
+    wimg = weight_image(sample.points[lab], sample.classes[lab], (h, w), weights.class_weights,
+                        weights.background, radius)
+    if (~lab).any():  # unclassified cells: inside their disks use the smallest class weight
+        unl = disk_mask(sample.points[~lab], (h, w), radius) & (wimg == weights.background)
+        wimg[unl] = float(np.min(weights.class_weights))
+    return r, wimg[..., None].astype(np.float32)
+
+
+def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: AbundanceWeights | None = None,
+                      batch_size: int = 16, training: bool = True, seed: int = 0, repeat: bool = False):
+    """tf.data pipeline of (image / 255, [R, W]) with random crops and flips when ``training``.
+
+    Targets are computed once per image (deterministic, cached); crops and flips are random per
+    epoch and seeded. Images smaller than ``input_size`` raise ``ValueError``.
+    """
+    import tensorflow as tf
+
+    if not samples:
+        raise ValueError("samples is empty")
+    images, targets = [], []
+    for s in samples:
+        if min(s.shape) < input_size:
+            raise ValueError(f"sample {s.name!r} is {s.shape[0]}x{s.shape[1]}, smaller than the "
+                             f"{input_size}x{input_size} input; use tiling for prediction or a smaller input_size")
+        r, w = detection_targets(s, radius, weights)
+        images.append(s.image)
+        targets.append(np.concatenate([r, w], axis=-1))
+    same = len({im.shape for im in images}) == 1
+    if same:
+        ds = tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(targets)))
+    else:
+        ds = tf.data.Dataset.from_generator(lambda: zip(images, targets), output_signature=(
+            tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((None, None, 2), tf.float32)))
+    if training:
+        ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+        if repeat:
+            ds = ds.repeat()
+
+        def augment(img, tgt):
+            both = tf.concat([tf.cast(img, tf.float32) / 255.0, tgt], axis=-1)
+            both = tf.image.random_crop(both, (input_size, input_size, 5), seed=seed)
+            both = tf.image.random_flip_left_right(both, seed=seed)
+            both = tf.image.random_flip_up_down(both, seed=seed)
+            return both[..., :3], both[..., 3:]
+
+        ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    else:
+        def center(img, tgt):
+            both = tf.concat([tf.cast(img, tf.float32) / 255.0, tgt], axis=-1)
+            both = tf.image.resize_with_crop_or_pad(both, input_size, input_size)
+            return both[..., :3], both[..., 3:]
+
+        ds = ds.map(center, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def cell_patches(samples, patch_size: int = 28):
+    """patch_size x patch_size x 3 uint8 patches centred on every classified cell (section 3.4).
+
+    Borders are reflect-padded so cells at the image edge keep a full patch.
+
+    Returns:
+        ``(patches (N, P, P, 3) uint8, labels (N,) int64)``.
+    """
+    patch_size = _checks.positive(patch_size, "patch_size", integer=True)
+    if patch_size % 2:
+        raise ValueError(f"patch_size must be even (the paper uses 28), got {patch_size}")
+    half = patch_size // 2
+    patches, labels = [], []
+    for s in samples:
+        keep = s.classes >= 0
+        if not keep.any():
+            continue
+        padded = np.pad(s.image, ((half, half), (half, half), (0, 0)), mode="reflect")
+        cols = np.rint(s.points[keep, 0]).astype(int)
+        rows = np.rint(s.points[keep, 1]).astype(int)
+        for r, c in zip(rows, cols):
+            patches.append(padded[r:r + patch_size, c:c + patch_size])
+        labels.append(s.classes[keep])
+    if not patches:
+        raise ValueError("no classified cells in samples: cannot build classifier patches")
+    return np.stack(patches), np.concatenate(labels).astype(np.int64)

@@ -1,0 +1,109 @@
+"""AwareNet models: the Inception U-Net detector (Fig. 3) and the VGG-style cell classifier (3.4)."""
+
+from __future__ import annotations
+
+import keras
+
+from common.layers import InceptionBlock
+
+__all__ = ["AwareNetDetector", "CellClassifier", "build_classifier", "build_detector"]
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class AwareNetDetector(keras.Model):
+    """Inception U-Net of Fig. 3 (layer details from the authors' code, reference_specs 1b).
+
+    Encoder: Add-merged Inception blocks of ``base_filters * 2**i`` channels joined by 2x2 average
+    pooling; ``depth`` levels counting the bottleneck. Decoder: 2x2 stride-2 transposed convolution,
+    concatenation with the encoder block output of the same level (taken before pooling), Inception
+    block. Head: 1x1 convolution to one channel with sigmoid. Glorot-uniform init, ReLU elsewhere.
+
+    Args:
+        input_size: side of the square RGB input (256 in the paper; any multiple of 2**(depth-1)).
+        base_filters: channels of the first level (16).
+        depth: number of levels including the bottleneck (4: 16, 32, 64, 128 channels).
+    """
+
+    def __init__(self, input_size: int = 256, base_filters: int = 16, depth: int = 4, **kwargs):
+        if depth < 2:
+            raise ValueError(f"depth must be >= 2, got {depth}")
+        if input_size is not None and input_size % (2 ** (depth - 1)):
+            raise ValueError(f"input_size {input_size} must be divisible by 2**(depth-1) = {2 ** (depth - 1)}")
+        inputs = keras.Input((input_size, input_size, 3), name="image")
+        x = inputs
+        skips = []
+        for level in range(depth - 1):
+            x = InceptionBlock(base_filters * 2 ** level, name=f"enc{level + 1}")(x)
+            skips.append(x)
+            x = keras.layers.AveragePooling2D(2, name=f"pool{level + 1}")(x)
+        x = InceptionBlock(base_filters * 2 ** (depth - 1), name="bottleneck")(x)
+        for level in reversed(range(depth - 1)):
+            f = base_filters * 2 ** level
+            x = keras.layers.Conv2DTranspose(f, 2, strides=2, padding="same", name=f"up{level + 1}")(x)
+            x = keras.layers.Concatenate(name=f"skip{level + 1}")([x, skips[level]])
+            x = InceptionBlock(f, name=f"dec{level + 1}")(x)
+        outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="prob")(x)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.input_size, self.base_filters, self.depth = input_size, base_filters, depth
+
+    def get_config(self):
+        return {"input_size": self.input_size, "base_filters": self.base_filters, "depth": self.depth,
+                "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class CellClassifier(keras.Model):
+    """VGG-style cell classifier of section 3.4 (code: CC/classifiermodels.py).
+
+    Conv(base) then ``depth - 1`` blocks [Conv(f), Conv(f), MaxPool 2] with f doubling, Flatten,
+    Dense(``dense_units``, ReLU) named ``features`` (the 200-d UMAP features), Dropout, Dense softmax.
+    With base 16 and depth 3 this is the paper's conv 16, 32, 64 and dense 200, n_classes.
+    """
+
+    def __init__(self, n_classes: int = 3, patch_size: int = 28, base_filters: int = 16, depth: int = 3,
+                 dense_units: int = 200, dropout: float = 0.3, **kwargs):
+        if n_classes < 2:
+            raise ValueError(f"n_classes must be >= 2, got {n_classes}")
+        inputs = keras.Input((patch_size, patch_size, 3), name="patch")
+        x = keras.layers.Conv2D(base_filters, 3, padding="same", activation="relu", name="conv0")(inputs)
+        f = base_filters
+        for b in range(depth - 1):
+            f *= 2
+            x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"block{b + 1}_conv1")(x)
+            x = keras.layers.Conv2D(f, 3, padding="same", activation="relu", name=f"block{b + 1}_conv2")(x)
+            x = keras.layers.MaxPooling2D(2, name=f"block{b + 1}_pool")(x)
+        x = keras.layers.Flatten(name="flatten")(x)
+        feats = keras.layers.Dense(dense_units, activation="relu", name="features")(x)
+        x = keras.layers.Dropout(dropout, name="dropout")(feats)
+        outputs = keras.layers.Dense(n_classes, activation="softmax", dtype="float32", name="probs")(x)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.n_classes, self.patch_size, self.base_filters = n_classes, patch_size, base_filters
+        self.depth_, self.dense_units, self.dropout = depth, dense_units, dropout
+
+    def feature_extractor(self) -> keras.Model:
+        """A model mapping patches to the ``dense_units``-d features (Fig. 4b UMAP input)."""
+        return keras.Model(self.input, self.get_layer("features").output, name="features")
+
+    def get_config(self):
+        return {"n_classes": self.n_classes, "patch_size": self.patch_size, "base_filters": self.base_filters,
+                "depth": self.depth_, "dense_units": self.dense_units, "dropout": self.dropout,
+                "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
+
+
+def build_detector(config) -> AwareNetDetector:
+    """The detector for an :class:`awarenet.config.AwareNetConfig`."""
+    return AwareNetDetector(config.input_size, config.base_filters, config.depth, name="awarenet_detector")
+
+
+def build_classifier(config, n_classes: int = 3) -> CellClassifier:
+    """The cell classifier for an :class:`awarenet.config.AwareNetConfig`."""
+    return CellClassifier(n_classes, config.patch_size, config.classifier_base, config.classifier_depth,
+                          config.dense_units, config.dropout, name="awarenet_classifier")
