@@ -7,8 +7,11 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
 
 PAPERS = ("awarenet", "sdrdin", "mapde", "yolo_transfer", "pointnet_cells")
 TITLES = {
