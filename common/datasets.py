@@ -28,6 +28,7 @@ import numpy as np
 
 from common import _checks
 from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
+from common.labels import encode_classes
 
 __all__ = ["SPLITS", "Sample", "SampleList", "class_counts", "default_data_root", "load", "seeded_split"]
 
@@ -234,7 +235,6 @@ def _load_bccd(split, root):
         boxes = np.clip(voc.boxes, 0, [w - 1, h - 1, w - 1, h - 1])
         centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1) if len(boxes) \
             else np.zeros((0, 2))
-        from common.labels import encode_classes
         classes = encode_classes(voc.labels, class_names)
         out.append(Sample(image, centres, classes, class_names, boxes=boxes, name=img_id))
     out.description = f"bccd, split {split} = ImageSets/Main ({len(out)} images); points are box centres"
@@ -242,8 +242,6 @@ def _load_bccd(split, root):
 
 
 def _load_folder(folder, split, class_names=None, seed=0):
-    from common.labels import encode_classes
-
     img_dir = os.path.join(folder, "images")
     _require_dir(img_dir, f"images/ folder of {folder}")
     csv = os.path.join(folder, "points.csv")
