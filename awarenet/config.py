@@ -48,8 +48,9 @@ class AwareNetConfig:
     # Post-processing and scoring (section 4).
     match_radius: float = 10.0      # TP within 10 px (4.42 um)
     min_area: int = 3               # smallest kept component, pixels
-    thresholds: tuple = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9)   # searched on the validation split
+    thresholds: tuple = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)   # searched on the validation split
     # Cell classifier (section 3.4; code CC/).
+    n_classes: int = 3              # CD8+, CD4+/FOXP3-, CD4+/FOXP3+ (4 for CRCHisto)
     patch_size: int = 28
     classifier_base: int = 16
     classifier_depth: int = 3
@@ -79,8 +80,8 @@ class AwareNetConfig:
     @classmethod
     def quick(cls, **overrides) -> "AwareNetConfig":
         """A small preset that trains on a 2-core CPU in minutes (same architecture family)."""
-        base = dict(input_size=96, base_filters=8, depth=3, batch_size=8, epochs=12, patience=4,
-                    counter_epochs=6, classifier_epochs=12, classifier_patience=4, learning_rate=1e-3,
+        base = dict(input_size=96, base_filters=8, depth=3, batch_size=8, epochs=10, patience=4,
+                    counter_epochs=4, classifier_epochs=10, classifier_patience=4, learning_rate=1e-3,
                     classifier_lr=1e-3)
         base.update(overrides)
         return cls(**base)

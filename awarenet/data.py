@@ -6,9 +6,9 @@ import numpy as np
 
 from common import _checks
 from common.datasets import Sample, class_counts
-from common.labels import AbundanceWeights, abundance_weights, disk_mask, weight_image
+from common.labels import AbundanceWeights, abundance_weights, disk_mask, dot_image, weight_image
 
-__all__ = ["cell_patches", "class_weights_for", "detection_dataset", "detection_targets"]
+__all__ = ["cell_patches", "class_weights_for", "detection_dataset", "detection_targets", "steps_per_epoch"]
 
 
 def class_weights_for(train_samples, scheme: str | None) -> AbundanceWeights | None:
@@ -42,51 +42,81 @@ def detection_targets(sample: Sample, radius: float = 4.0, weights: AbundanceWei
     return r, wimg[..., None].astype(np.float32)
 
 
-def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: AbundanceWeights | None = None,
-                      batch_size: int = 16, training: bool = True, seed: int = 0, repeat: bool = False):
-    """tf.data pipeline of (image / 255, [R, W]) with random crops and flips when ``training``.
+def _grid_crops(array: np.ndarray, size: int) -> list:
+    """Non-overlapping size x size crops covering the image (the last row/column flush to the edge)."""
+    h, w = array.shape[:2]
+    ys = sorted({*range(0, h - size + 1, size), h - size})
+    xs = sorted({*range(0, w - size + 1, size), w - size})
+    return [array[y:y + size, x:x + size] for y in ys for x in xs]
 
-    Targets are computed once per image (deterministic, cached); crops and flips are random per
-    epoch and seeded. Images smaller than ``input_size`` raise ``ValueError``.
+
+def steps_per_epoch(samples, input_size: int, batch_size: int) -> int:
+    """Random crops per epoch that cover the training pixels about once, in batches."""
+    pixels = sum(s.shape[0] * s.shape[1] for s in samples)
+    return max(1, int(round(pixels / float(input_size) ** 2 / batch_size)))
+
+
+def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: AbundanceWeights | None = None,
+                      batch_size: int = 16, training: bool = True, seed: int = 0, repeat: bool = False,
+                      counts: bool = False):
+    """tf.data pipeline of (image / 255, targets) patches.
+
+    Training: one random ``input_size`` crop per image per pass, random flips (seeded), shuffled.
+    Evaluation: every image cut into a deterministic grid of crops. Targets are ``[R, W]``
+    (H, W, 2) float32; with ``counts=True`` they are ``{"prob": [R, W], "count": (1,)}``, the count
+    being the number of annotated cell centres inside the crop (CONCORDe-Net). Targets are computed
+    once per image. Images smaller than ``input_size`` raise ``ValueError``.
     """
     import tensorflow as tf
 
     if not samples:
         raise ValueError("samples is empty")
+    input_size = _checks.positive(input_size, "input_size", integer=True)
+    batch_size = _checks.positive(batch_size, "batch_size", integer=True)
     images, targets = [], []
     for s in samples:
         if min(s.shape) < input_size:
             raise ValueError(f"sample {s.name!r} is {s.shape[0]}x{s.shape[1]}, smaller than the "
                              f"{input_size}x{input_size} input; use tiling for prediction or a smaller input_size")
         r, w = detection_targets(s, radius, weights)
+        t = [r, w]
+        if counts:
+            t.append(dot_image(s.points, s.shape)[..., None].astype(np.float32))
         images.append(s.image)
-        targets.append(np.concatenate([r, w], axis=-1))
-    same = len({im.shape for im in images}) == 1
-    if same:
-        ds = tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(targets)))
-    else:
-        ds = tf.data.Dataset.from_generator(lambda: zip(images, targets), output_signature=(
-            tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((None, None, 2), tf.float32)))
+        targets.append(np.concatenate(t, axis=-1))
+    nt = targets[0].shape[-1]
+
+    def split(img, tgt):
+        if counts:
+            return img, {"prob": tgt[..., :2], "count": tf.reduce_sum(tgt[..., 2:3], axis=(0, 1))}
+        return img, tgt
+
     if training:
+        if len({im.shape for im in images}) == 1:
+            ds = tf.data.Dataset.from_tensor_slices((np.stack(images), np.stack(targets)))
+        else:
+            ds = tf.data.Dataset.from_generator(lambda: zip(images, targets), output_signature=(
+                tf.TensorSpec((None, None, 3), tf.uint8), tf.TensorSpec((None, None, nt), tf.float32)))
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
 
         def augment(img, tgt):
             both = tf.concat([tf.cast(img, tf.float32) / 255.0, tgt], axis=-1)
-            both = tf.image.random_crop(both, (input_size, input_size, 5), seed=seed)
+            both = tf.image.random_crop(both, (input_size, input_size, 3 + nt), seed=seed)
             both = tf.image.random_flip_left_right(both, seed=seed)
             both = tf.image.random_flip_up_down(both, seed=seed)
-            return both[..., :3], both[..., 3:]
+            return split(both[..., :3], both[..., 3:])
 
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     else:
-        def center(img, tgt):
-            both = tf.concat([tf.cast(img, tf.float32) / 255.0, tgt], axis=-1)
-            both = tf.image.resize_with_crop_or_pad(both, input_size, input_size)
-            return both[..., :3], both[..., 3:]
-
-        ds = ds.map(center, num_parallel_calls=tf.data.AUTOTUNE)
+        crops_i, crops_t = [], []
+        for img, tgt in zip(images, targets):
+            crops_i += _grid_crops(img, input_size)
+            crops_t += _grid_crops(tgt, input_size)
+        ds = tf.data.Dataset.from_tensor_slices(
+            (np.stack(crops_i).astype(np.float32) / 255.0, np.stack(crops_t)))
+        ds = ds.map(split)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 

@@ -103,7 +103,7 @@ def build_detector(config) -> AwareNetDetector:
     return AwareNetDetector(config.input_size, config.base_filters, config.depth, name="awarenet_detector")
 
 
-def build_classifier(config, n_classes: int = 3) -> CellClassifier:
-    """The cell classifier for an :class:`awarenet.config.AwareNetConfig`."""
-    return CellClassifier(n_classes, config.patch_size, config.classifier_base, config.classifier_depth,
+def build_classifier(config, n_classes: int | None = None) -> CellClassifier:
+    """The cell classifier for an :class:`awarenet.config.AwareNetConfig` (``config.n_classes`` by default)."""
+    return CellClassifier(config.n_classes if n_classes is None else n_classes, config.patch_size, config.classifier_base, config.classifier_depth,
                           config.dense_units, config.dropout, name="awarenet_classifier")

@@ -49,8 +49,8 @@ def to_markdown(df: pd.DataFrame, floatfmt: str = ".3f") -> str:
         return str(v)
 
     lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
-    for idx, row in df.iterrows():
-        lines.append("| " + " | ".join([str(idx)] + [fmt(v) for v in row.tolist()]) + " |")
+    for row in df.itertuples(index=True, name=None):  # keeps each column's own type (ints stay ints)
+        lines.append("| " + " | ".join([str(row[0])] + [fmt(v) for v in row[1:]]) + " |")
     return "\n".join(lines)
 
 

@@ -90,6 +90,9 @@ KINDS: dict[str, KindSpec] = {
         density=6.0, background={"hematoxylin": 0.05, "eosin": 0.04},
         distractor=_ihc_look(None, {"hematoxylin": 0.55}, radius=(3.5, 5.5)), distractor_density=3.0,
         faint_class=2, mpp=0.442,
+        # AwareNet chose r = 4 px so that reference disks never touch (section 3.1): centres here are
+        # >= 1.15 x the summed nucleus radii apart (about 9 px; membranes still touch).
+        min_gap=1.15, faint_factor=0.35,
     ),
     # S-DRDIN: markers PD1 (green), CD8 (red), CD4 (brown), FOXP3 (blue nucleus); Table 1 training counts.
     "mihc6": KindSpec(

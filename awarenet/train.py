@@ -1,0 +1,165 @@
+"""Training AwareNet's detector (all Table 2 rows, CONCORDe-Net included) and its cell classifier."""
+
+from __future__ import annotations
+
+import os
+
+import keras
+import numpy as np
+
+from awarenet.config import AwareNetConfig
+from awarenet.data import cell_patches, class_weights_for, detection_dataset, steps_per_epoch
+from awarenet.losses import WeightedDiceLoss
+from awarenet.model import build_classifier, build_detector
+from common.datasets import class_counts
+from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
+from common.training import RunDir, fit, set_seed
+
+__all__ = ["classifier_dataset", "train_classifier", "train_counter", "train_detector"]
+
+
+def _check_config(config) -> AwareNetConfig:
+    if not isinstance(config, AwareNetConfig):
+        raise ValueError(f"config must be an AwareNetConfig, got {type(config).__name__}")
+    return config
+
+
+def _check_split(samples, what: str):
+    if samples is None or len(samples) == 0:
+        raise ValueError(f"the {what} split is empty")
+    if not any(len(s.points) for s in samples):
+        raise ValueError(f"the {what} split has no annotated cells")
+    return samples
+
+
+def _steps(config, train) -> int:
+    return config.steps_per_epoch or steps_per_epoch(train, config.input_size, config.batch_size)
+
+
+def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -> CellCounter:
+    """Pre-trains CONCORDe-Net's counter on reference masks R -> number of cell centres (MAE)."""
+    run = RunDir(run_dir)
+    set_seed(config.seed)
+    run.write_json("config.json", config.to_dict())
+
+    def as_counter(ds):
+        return ds.map(lambda x, t: (t["prob"][..., 0:1], t["count"]))
+
+    tr = as_counter(detection_dataset(train, config.input_size, config.radius, None, config.batch_size,
+                                      training=True, seed=config.seed, repeat=True, counts=True))
+    va = as_counter(detection_dataset(val, config.input_size, config.radius, None, config.batch_size,
+                                      training=False, counts=True))
+    counter = CellCounter(config.input_size, name="cell_counter")
+    counter.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mae")
+    counter, _ = fit(counter, tr, va, run, epochs=config.counter_epochs, patience=config.patience,
+                     steps_per_epoch=_steps(config, train), verbose=verbose)
+    return counter
+
+
+def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains one Table 2 row's detector with early stopping on validation loss.
+
+    ``config.model == "awarenet"``: the Inception U-Net with the weighted Dice loss (eq. 5) using
+    ``config.weight_scheme`` (None = plain Dice, the U-net row). ``"concordenet"``: the same network
+    with CONCORDe-Net's Dice + ``count_loss_weight`` x count loss through a counter pre-trained in
+    ``<run_dir>/counter`` and frozen.
+
+    Writes ``config.json``, ``class_weights.json``, checkpoints and ``history.csv`` in ``run_dir``
+    and saves the trained detector as ``detector.keras``.
+
+    Returns:
+        ``(detector, history)``: the detector (an :class:`AwareNetDetector` with the best weights)
+        and the per-epoch history.
+    """
+    config = _check_config(config)
+    train, val = _check_split(train, "training"), _check_split(val, "validation")
+    run = RunDir(run_dir)
+    run.write_json("config.json", config.to_dict())
+    run.write_json("data.json", {"description": getattr(train, "description", ""),
+                                 "class_names": list(train[0].class_names), "train_images": len(train),
+                                 "val_images": len(val), "train_cells": [int(n) for n in class_counts(train)]})
+    weights = class_weights_for(train, config.weight_scheme)
+    run.write_json("class_weights.json", {} if weights is None else {
+        "scheme": config.weight_scheme, "class_names": list(train[0].class_names),
+        "N": [int(n) for n in class_counts(train)], "class_weights": [float(w) for w in weights.class_weights],
+        "background": float(weights.background)})
+    steps = _steps(config, train)
+    if config.model == "concordenet":
+        counter = train_counter(config, train, val, os.path.join(run.path, "counter"), verbose=verbose)
+        set_seed(config.seed)
+        detector = build_detector(config)
+        model = ConcordeNet(detector, counter, name="concordenet")
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss={"prob": DiceLoss(1.0), "count": CountLoss()},
+                      loss_weights={"prob": 1.0, "count": config.count_loss_weight})
+        counts = True
+    else:
+        set_seed(config.seed)
+        model = detector = build_detector(config)
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss=WeightedDiceLoss(config.dice_eps, use_weights=weights is not None))
+        counts = False
+    tr = detection_dataset(train, config.input_size, config.radius, weights, config.batch_size, training=True,
+                           seed=config.seed, repeat=True, counts=counts)
+    va = detection_dataset(val, config.input_size, config.radius, weights, config.batch_size, training=False,
+                           counts=counts)
+    model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience,
+                         steps_per_epoch=steps, resume=resume, verbose=verbose)
+    if isinstance(model, ConcordeNet):
+        detector = model.segmenter
+    else:
+        detector = model
+    detector.save(run.file("detector.keras"))
+    return detector, history
+
+
+def classifier_dataset(patches: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
+                       class_weights=None, training: bool = False, seed: int = 0):
+    """tf.data of (patch / 255, one-hot[, sample weight]); flips when ``training`` (as the authors')."""
+    import tensorflow as tf
+
+    x = patches.astype(np.float32) / 255.0
+    y = keras.utils.to_categorical(labels, n_classes).astype(np.float32)
+    parts = (x, y) if class_weights is None else (x, y, np.asarray(class_weights, np.float32)[labels])
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+
+        def flip(img, *rest):
+            img = tf.image.random_flip_left_right(img, seed=seed)
+            img = tf.image.random_flip_up_down(img, seed=seed)
+            return (img, *rest)
+
+        ds = ds.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains the section 3.4 cell classifier on 28x28 patches with class-weighted cross-entropy.
+
+    The class weights are the detector's abundance weights (eq. 2-4) for ``config.weight_scheme``
+    (None: unweighted), computed from the training split, applied as per-sample weights.
+
+    Returns:
+        ``(classifier, history)``; the classifier is also saved as ``classifier.keras``.
+    """
+    config = _check_config(config)
+    train, val = _check_split(train, "training"), _check_split(val, "validation")
+    run = RunDir(run_dir)
+    run.write_json("config.json", config.to_dict())
+    class_names = list(train[0].class_names)
+    n = len(class_names)
+    weights = class_weights_for(train, config.weight_scheme)
+    xtr, ytr = cell_patches(train, config.patch_size)
+    xva, yva = cell_patches(val, config.patch_size)
+    tr = classifier_dataset(xtr, ytr, n, config.classifier_batch,
+                            None if weights is None else weights.class_weights, training=True, seed=config.seed)
+    va = classifier_dataset(xva, yva, n, config.classifier_batch)
+    set_seed(config.seed)
+    model = build_classifier(config, n)
+    model.compile(optimizer=keras.optimizers.Adam(config.classifier_lr), loss="categorical_crossentropy",
+                  metrics=["accuracy"])
+    model, history = fit(model, tr, va, run, epochs=config.classifier_epochs, patience=config.classifier_patience,
+                         resume=resume, verbose=verbose)
+    model.save(run.file("classifier.keras"))
+    return model, history

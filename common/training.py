@@ -1,0 +1,211 @@
+"""Training plumbing shared by the papers: seeds, run folders, early stopping, checkpoints, resume.
+
+A run folder holds everything one training run needs to describe and continue itself::
+
+    <run>/config.json        the paper config the run used (written by the caller via RunDir)
+    <run>/best.weights.h5    weights of the epoch with the lowest monitored value
+    <run>/last.keras         full model + optimizer state after the latest finished epoch
+    <run>/state.json         epoch, best value, epochs without improvement, stopped flag
+    <run>/history.csv        one row per finished epoch
+
+Every file is written atomically, so an interrupted run resumes from its last finished epoch.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+
+import keras
+
+from common.io import atomic_write_text
+
+__all__ = ["RunDir", "RunKeeper", "fit", "set_seed"]
+
+
+def set_seed(seed: int) -> None:
+    """Seeds Python, NumPy and the Keras backend (``keras.utils.set_random_seed``)."""
+    if not isinstance(seed, (int,)) or isinstance(seed, bool) or seed < 0:
+        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
+    keras.utils.set_random_seed(int(seed))
+
+
+class RunDir:
+    """Paths and small helpers for one run folder (created on first use)."""
+
+    def __init__(self, path):
+        if path is None or not os.fspath(path):
+            raise ValueError("run folder path must be a non-empty path")
+        self.path = os.fspath(path)
+        os.makedirs(self.path, exist_ok=True)
+
+    def file(self, name: str) -> str:
+        return os.path.join(self.path, name)
+
+    @property
+    def best_weights(self) -> str:
+        return self.file("best.weights.h5")
+
+    @property
+    def last_model(self) -> str:
+        return self.file("last.keras")
+
+    @property
+    def state_path(self) -> str:
+        return self.file("state.json")
+
+    @property
+    def history_path(self) -> str:
+        return self.file("history.csv")
+
+    def write_json(self, name: str, obj) -> str:
+        path = self.file(name)
+        atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+        return path
+
+    def read_json(self, name: str):
+        path = self.file(name)
+        if not os.path.exists(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+
+    def state(self) -> dict | None:
+        """The saved training state, or None for a fresh folder."""
+        return self.read_json("state.json")
+
+    def history(self) -> list[dict]:
+        if not os.path.exists(self.history_path):
+            return []
+        with open(self.history_path, encoding="utf-8", newline="") as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def _jsonable(o):
+    if hasattr(o, "tolist"):
+        return o.tolist()
+    if hasattr(o, "to_dict"):
+        return o.to_dict()
+    return str(o)
+
+
+class RunKeeper(keras.callbacks.Callback):
+    """Early stopping, best-weights and last-state checkpoints, history, all resumable.
+
+    Unlike ``EarlyStopping`` + ``ModelCheckpoint``, its counters live in ``state.json`` so a resumed
+    run continues with the same best value and patience count.
+
+    Args:
+        run: a :class:`RunDir`.
+        monitor: the logged value to minimise (``val_loss``).
+        patience: epochs without improvement before stopping (None: never stop early).
+        min_delta: smallest decrease that counts as an improvement.
+        save_last: whether to save ``last.keras`` (model + optimizer) every epoch.
+    """
+
+    def __init__(self, run: RunDir, monitor: str = "val_loss", patience: int | None = None,
+                 min_delta: float = 0.0, save_last: bool = True):
+        super().__init__()
+        self.run, self.monitor, self.patience = run, monitor, patience
+        self.min_delta, self.save_last = float(min_delta), save_last
+        state = run.state() or {}
+        self.best = float(state.get("best", math.inf))
+        self.best_epoch = int(state.get("best_epoch", -1))
+        self.wait = int(state.get("wait", 0))
+        self.stopped = bool(state.get("stopped", False))
+        self._rows = run.history()
+
+    def on_epoch_end(self, epoch, logs=None):
+        logs = dict(logs or {})
+        if self.monitor not in logs:
+            raise ValueError(f"RunKeeper monitors {self.monitor!r} but the logs have {sorted(logs)}; "
+                             "pass validation data or monitor 'loss'")
+        value = float(logs[self.monitor])
+        if not math.isfinite(value):
+            raise FloatingPointError(f"{self.monitor} became {value} at epoch {epoch + 1}; lower the learning rate")
+        if value < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = value, epoch, 0
+            _atomic_keras_save(self.run.best_weights, self.model.save_weights)
+        else:
+            self.wait += 1
+        if self.patience is not None and self.wait >= self.patience:
+            self.stopped = True
+            self.model.stop_training = True
+        self._rows.append({"epoch": float(epoch + 1), **{k: float(v) for k, v in logs.items()}})
+        self._write_history()
+        if self.save_last:
+            _atomic_keras_save(self.run.last_model, self.model.save)
+        self.run.write_json("state.json", {"epoch": epoch + 1, "best": self.best, "best_epoch": self.best_epoch + 1,
+                                           "wait": self.wait, "stopped": self.stopped, "monitor": self.monitor})
+
+    def _write_history(self):
+        keys = []
+        for row in self._rows:
+            keys += [k for k in row if k not in keys]
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=keys)
+        w.writeheader()
+        w.writerows(self._rows)
+        atomic_write_text(self.run.history_path, buf.getvalue())
+
+
+def _atomic_keras_save(path: str, save) -> None:
+    """Calls ``save(tmp)`` on a hidden sibling with the same suffix (Keras checks it), then renames."""
+    folder, base = os.path.split(os.path.abspath(path))
+    suffix = ".weights.h5" if base.endswith(".weights.h5") else os.path.splitext(base)[1]
+    tmp = os.path.join(folder, f".{base}.partial{suffix}")
+    try:
+        save(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+        raise
+
+
+def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience: int | None = None,
+        steps_per_epoch: int | None = None, validation_steps: int | None = None, monitor: str = "val_loss",
+        resume: bool = True, restore_best: bool = True, verbose: int | str = "auto", callbacks=()):
+    """Trains a compiled model with early stopping and checkpoints in ``run``; resumes if asked.
+
+    With ``resume=True`` and a ``last.keras`` in the run folder, the model (weights and optimizer
+    state) is reloaded from it and training continues at the next epoch; a run that already
+    stopped early or finished returns at once. Returns the model (the reloaded object when resumed)
+    with the best weights restored when ``restore_best``, and the full history as a list of dicts.
+
+    Args:
+        model: a compiled ``keras.Model``.
+        train_data, val_data: anything ``Model.fit`` accepts (``val_data`` may be None when
+            ``monitor`` is a training value such as ``"loss"``).
+        run: a :class:`RunDir` or a folder path.
+        epochs: total epochs (counting epochs already run before a resume).
+        patience: early-stopping patience on ``monitor`` (None: no early stopping).
+    """
+    run = run if isinstance(run, RunDir) else RunDir(run)
+    if not isinstance(epochs, int) or epochs < 1:
+        raise ValueError(f"epochs must be a positive integer, got {epochs!r}")
+    if getattr(model, "optimizer", None) is None or not getattr(model, "compiled", True):
+        raise ValueError("model must be compiled before fit()")
+    state = run.state() if resume else None
+    initial_epoch = 0
+    if state is not None:
+        if not os.path.exists(run.last_model):
+            raise FileNotFoundError(f"{run.state_path} exists but {run.last_model} is missing; "
+                                    "cannot resume (delete the run folder to start over)")
+        model = keras.saving.load_model(run.last_model)
+        initial_epoch = int(state["epoch"])
+    elif not resume:
+        for p in (run.state_path, run.history_path, run.best_weights, run.last_model):
+            if os.path.exists(p):
+                os.remove(p)
+    keeper = RunKeeper(run, monitor=monitor, patience=patience)
+    if not keeper.stopped and initial_epoch < epochs:
+        model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
+                  steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                  callbacks=[keeper, *callbacks], verbose=verbose, shuffle=False)
+    if restore_best and os.path.exists(run.best_weights):
+        model.load_weights(run.best_weights)
+    return model, run.history()
