@@ -100,12 +100,18 @@ def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: Ab
         ds = ds.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
         if repeat:
             ds = ds.repeat()
+        ds = ds.enumerate()
 
-        def augment(img, tgt):
+        def augment(i, pair):
+            # Stateless ops keyed by (seed, element index): the same crops and flips on every run,
+            # however the parallel map schedules its calls.
+            img, tgt = pair
+            key = tf.stack([tf.cast(seed, tf.int64), i])
+            k = tf.random.experimental.stateless_split(key, 3)
             both = tf.concat([tf.cast(img, tf.float32) / 255.0, tgt], axis=-1)
-            both = tf.image.random_crop(both, (input_size, input_size, 3 + nt), seed=seed)
-            both = tf.image.random_flip_left_right(both, seed=seed)
-            both = tf.image.random_flip_up_down(both, seed=seed)
+            both = tf.image.stateless_random_crop(both, (input_size, input_size, 3 + nt), seed=k[0])
+            both = tf.image.stateless_random_flip_left_right(both, seed=k[1])
+            both = tf.image.stateless_random_flip_up_down(both, seed=k[2])
             return split(both[..., :3], both[..., 3:])
 
         ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)

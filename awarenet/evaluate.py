@@ -39,7 +39,8 @@ def probability_map(model, image, tile_size: int = 1024, margin: int = 32, progr
     """Detection probability map (H, W) float32 of an RGB uint8 image of any size.
 
     Images up to ``tile_size`` run in one pass (reflect-padded to a multiple of 2**(depth-1));
-    larger ones are tiled with ``margin`` pixels of overlap discarded at inner tile edges.
+    larger ones are tiled with ``margin`` pixels (rounded up to a multiple of 2**(depth-1)) of
+    overlap discarded at inner tile edges, tiles aligned to the pooling grid.
     """
     image = _checks.as_rgb_image(image, "image")
     net = _fully_convolutional(model)
@@ -60,7 +61,14 @@ def probability_map(model, image, tile_size: int = 1024, margin: int = 32, progr
 
     if max(image.shape[:2]) <= tile_size:
         return run(image).astype(np.float32)
-    return tiled_map(image, run, tile_size, margin, progress=progress).astype(np.float32)
+    # Pooling makes the network shift-equivariant only by multiples of 2**(depth-1): pad the image
+    # and round the margin so every tile starts on that grid, making tiles agree with one pass.
+    h, w = image.shape[:2]
+    margin = -(-int(margin) // mult) * mult
+    if 2 * margin >= tile_size:
+        raise ValueError(f"margin {margin} (rounded to a multiple of {mult}) leaves no tile core in {tile_size}")
+    padded = np.pad(image, ((0, (-h) % mult), (0, (-w) % mult), (0, 0)), mode="reflect")
+    return tiled_map(padded, run, tile_size, margin, progress=progress)[:h, :w].astype(np.float32)
 
 
 def probability_maps(model, samples, progress: bool = False) -> list:
@@ -170,11 +178,15 @@ def umap_embedding(classifier: CellClassifier, x, y, pred, names, seed: int = 0,
     import umap
 
     idx = np.arange(len(x))
+    if len(idx) < 5:
+        raise ValueError(f"UMAP needs at least 5 cells, got {len(idx)}")
     if len(idx) > max_cells:
         idx = np.sort(np.random.default_rng(seed).choice(idx, max_cells, replace=False))
     feats = np.asarray(classifier.feature_extractor().predict(x[idx], batch_size=256, verbose=0))
     with warnings.catch_warnings():  # "n_jobs overridden by random_state": seeded UMAP is single-threaded
         warnings.filterwarnings("ignore", message="n_jobs value", category=UserWarning)
-        emb = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(idx) - 1)).fit_transform(feats)
+        # spectral initialisation needs a well-populated graph; tiny sets start from random positions
+        emb = umap.UMAP(n_components=2, random_state=seed, n_neighbors=min(15, len(idx) - 1),
+                        init="spectral" if len(idx) > 100 else "random").fit_transform(feats)
     return pd.DataFrame({"x": emb[:, 0], "y": emb[:, 1], "label": [names[i] for i in y[idx]],
                          "predicted": [names[i] for i in pred[idx]]})

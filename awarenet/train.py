@@ -123,12 +123,13 @@ def classifier_dataset(patches: np.ndarray, labels: np.ndarray, n_classes: int, 
     parts = (x, y) if class_weights is None else (x, y, np.asarray(class_weights, np.float32)[labels])
     ds = tf.data.Dataset.from_tensor_slices(parts)
     if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).enumerate()
 
-        def flip(img, *rest):
-            img = tf.image.random_flip_left_right(img, seed=seed)
-            img = tf.image.random_flip_up_down(img, seed=seed)
-            return (img, *rest)
+        def flip(i, parts):  # stateless, keyed by (seed, element index): deterministic in parallel
+            k = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), i]), 2)
+            img = tf.image.stateless_random_flip_left_right(parts[0], seed=k[0])
+            img = tf.image.stateless_random_flip_up_down(img, seed=k[1])
+            return (img, *parts[1:])
 
         ds = ds.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -178,8 +178,9 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
 
     Args:
         model: a compiled ``keras.Model``.
-        train_data, val_data: anything ``Model.fit`` accepts (``val_data`` may be None when
-            ``monitor`` is a training value such as ``"loss"``).
+        train_data: a dataset / generator, or an ``(x, y)`` tuple of arrays.
+        val_data: anything ``validation_data`` accepts (None when ``monitor`` is a training
+            value such as ``"loss"``).
         run: a :class:`RunDir` or a folder path.
         epochs: total epochs (counting epochs already run before a resume).
         patience: early-stopping patience on ``monitor`` (None: no early stopping).
@@ -203,7 +204,8 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
                 os.remove(p)
     keeper = RunKeeper(run, monitor=monitor, patience=patience)
     if not keeper.stopped and initial_epoch < epochs:
-        model.fit(train_data, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
+        x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
+        model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                   callbacks=[keeper, *callbacks], verbose=verbose, shuffle=False)
     if restore_best and os.path.exists(run.best_weights):

@@ -1,0 +1,109 @@
+import json
+import os
+
+import keras
+import numpy as np
+import pytest
+
+from common.training import RunDir, RunKeeper, fit, set_seed
+
+
+def _data(n=64, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4)).astype("float32")
+    y = (x @ np.array([1.0, -2.0, 0.5, 0.0], "float32"))[:, None]
+    return x, y
+
+
+def _model(lr=0.05):
+    m = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    m.compile(optimizer=keras.optimizers.Adam(lr), loss="mse")
+    return m
+
+
+def test_set_seed_is_deterministic_and_checks_input():
+    set_seed(3)
+    a = keras.random.normal((3,)).numpy() if hasattr(keras.random.normal((3,)), "numpy") else None
+    set_seed(3)
+    w1 = _model().get_weights()[0]
+    set_seed(3)
+    w2 = _model().get_weights()[0]
+    np.testing.assert_array_equal(w1, w2)
+    del a
+    for bad in (-1, 1.5, "0", True):
+        with pytest.raises(ValueError, match="seed"):
+            set_seed(bad)
+
+
+def test_fit_writes_run_folder_and_restores_best(tmp_path):
+    set_seed(0)
+    x, y = _data()
+    model, hist = fit(_model(), (x, y), (x[:16], y[:16]), tmp_path / "run", epochs=3, verbose=0)
+    run = RunDir(tmp_path / "run")
+    assert [h["epoch"] for h in hist] == [1.0, 2.0, 3.0]
+    assert {"loss", "val_loss"} <= set(hist[0])
+    state = run.state()
+    assert state["epoch"] == 3 and state["monitor"] == "val_loss"
+    assert os.path.exists(run.best_weights) and os.path.exists(run.last_model)
+    best = min(h["val_loss"] for h in hist)
+    assert state["best"] == pytest.approx(best)
+    # the returned model carries the best epoch's weights
+    assert float(model.evaluate(x[:16], y[:16], verbose=0)) == pytest.approx(best, rel=1e-4)
+    assert not [f for f in os.listdir(run.path) if f.startswith(".")]  # no temporary files left
+
+
+def test_early_stopping_counts_patience(tmp_path):
+    x, y = _data()
+    # lr 0: the loss never improves after the first epoch, so patience 2 stops after epoch 3.
+    model, hist = fit(_model(lr=0.0), (x, y), (x, y), tmp_path, epochs=10, patience=2, verbose=0)
+    assert len(hist) == 3
+    assert RunDir(tmp_path).state()["stopped"] is True
+    # a stopped run returns at once on resume
+    _, hist2 = fit(_model(lr=0.0), (x, y), (x, y), tmp_path, epochs=10, patience=2, verbose=0)
+    assert len(hist2) == 3
+
+
+def test_resume_continues_epochs_and_optimizer_state(tmp_path):
+    set_seed(1)
+    x, y = _data()
+    m, _ = fit(_model(), (x, y), (x, y), tmp_path, epochs=2, verbose=0, restore_best=False)
+    steps = int(m.optimizer.iterations.numpy())
+    m2, hist = fit(_model(), (x, y), (x, y), tmp_path, epochs=4, verbose=0, restore_best=False)
+    assert [h["epoch"] for h in hist] == [1.0, 2.0, 3.0, 4.0]
+    assert int(m2.optimizer.iterations.numpy()) == 2 * steps   # resumed, not restarted
+    # resume=False starts over
+    _, hist3 = fit(_model(), (x, y), (x, y), tmp_path, epochs=1, verbose=0, resume=False)
+    assert len(hist3) == 1
+
+
+def test_fit_bad_inputs(tmp_path):
+    x, y = _data()
+    raw = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])
+    with pytest.raises(ValueError, match="compiled"):
+        fit(raw, (x, y), None, tmp_path / "a", epochs=1)
+    with pytest.raises(ValueError, match="epochs"):
+        fit(_model(), (x, y), None, tmp_path / "a", epochs=0)
+    with pytest.raises(ValueError, match="monitors 'val_loss'"):
+        fit(_model(), (x, y), None, tmp_path / "b", epochs=1, verbose=0)
+    run = RunDir(tmp_path / "c")
+    run.write_json("state.json", {"epoch": 1})
+    with pytest.raises(FileNotFoundError, match="cannot resume"):
+        fit(_model(), (x, y), (x, y), run, epochs=2, verbose=0)
+    with pytest.raises(ValueError, match="non-empty"):
+        RunDir("")
+
+
+def test_runkeeper_rejects_non_finite_loss(tmp_path):
+    keeper = RunKeeper(RunDir(tmp_path), monitor="loss")
+    keeper.set_model(_model())
+    with pytest.raises(FloatingPointError, match="became nan"):
+        keeper.on_epoch_end(0, {"loss": float("nan")})
+
+
+def test_rundir_json(tmp_path):
+    run = RunDir(tmp_path / "r")
+    run.write_json("config.json", {"a": np.float32(1.5), "b": np.arange(2)})
+    assert run.read_json("config.json") == {"a": 1.5, "b": [0, 1]}
+    assert run.read_json("missing.json") is None and run.state() is None and run.history() == []
+    with open(run.file("config.json")) as f:
+        assert json.load(f)["b"] == [0, 1]
