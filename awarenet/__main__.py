@@ -100,7 +100,7 @@ def _cmd_predict(a) -> int:
     os.makedirs(a.out, exist_ok=True)
     for path in a.images:
         image = read_image(path)
-        prob = probability_map(det, image, tile_size=a.tile_size, progress=True)
+        prob = probability_map(det, image, tile_size=a.tile_size, margin=a.margin, progress=True)
         pts = detect(prob, thr, a.min_area)
         classes = scores = None
         if clf is not None:
@@ -169,7 +169,8 @@ def build_parser() -> argparse.ArgumentParser:
     q.add_argument("--class-names", nargs="+", help="names for the classifier's classes")
     q.add_argument("--threshold", type=float, help="default: the run's validation-optimal threshold")
     q.add_argument("--min-area", type=int, default=3)
-    q.add_argument("--tile-size", type=int, default=1024)
+    q.add_argument("--tile-size", type=int, default=1024, help="images larger than this are tiled")
+    q.add_argument("--margin", type=int, default=32, help="tile overlap discarded at inner tile edges")
     q.add_argument("--out", required=True)
     q.set_defaults(func=_cmd_predict)
 

@@ -48,7 +48,7 @@ class AwareNetConfig:
     # Post-processing and scoring (section 4).
     match_radius: float = 10.0      # TP within 10 px (4.42 um)
     min_area: int = 3               # smallest kept component, pixels
-    thresholds: tuple = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95)   # searched on the validation split
+    thresholds: tuple = (0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.85, 0.9, 0.95, 0.98)   # searched on the validation split
     # Cell classifier (section 3.4; code CC/).
     n_classes: int = 3              # CD8+, CD4+/FOXP3-, CD4+/FOXP3+ (4 for CRCHisto)
     patch_size: int = 28

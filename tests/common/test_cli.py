@@ -4,12 +4,31 @@ import sys
 from common import cli
 
 
-def test_reproduce_without_paper_packages(capsys, tmp_path):
-    assert cli.main(["reproduce", "--quick", "--out", str(tmp_path)]) == 0
+def test_reproduce_skips_papers_not_implemented(capsys, tmp_path):
+    missing = [p for p, ok in cli.status().items() if not ok]
+    if not missing:
+        return
+    assert cli.main(["reproduce", "--quick", "--papers", *missing, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for p in cli.PAPERS:
-        if not cli.status()[p]:
-            assert f"[{p}] not implemented yet" in out
+    for p in missing:
+        assert f"[{p}] not implemented yet" in out
+    assert "nothing was reproduced" in out
+
+
+def test_reproduce_dispatches_to_each_papers_main(monkeypatch, capsys, tmp_path):
+    calls = []
+
+    class Fake:
+        @staticmethod
+        def main(quick, out):
+            calls.append((quick, out))
+
+    monkeypatch.setattr(cli, "_reproduce_module", lambda p: Fake if p == "awarenet" else None)
+    assert cli.main(["reproduce", "--quick", "--papers", "awarenet", "mapde", "--out", str(tmp_path)]) == 0
+    assert calls == [(True, str(tmp_path))]
+    out = capsys.readouterr().out
+    assert "[awarenet] done in" in out and "[mapde] not implemented yet" in out
+    assert cli.status()["mapde"] is False
 
 
 def test_unknown_paper_is_an_error(capsys):
