@@ -37,7 +37,7 @@ def _cmd_reproduce(a) -> int:
 
     rows = a.rows or list(TABLE2_ROWS)
     main(quick=a.quick, out=a.out, data=a.data, rows=rows, resume=a.resume, verbose=a.verbose,
-         command=" ".join(["python -m awarenet"] + sys.argv[1:]))
+         command=" ".join(["python -m awarenet"] + sys.argv[1:]), epochs=a.epochs)
     return 0
 
 
@@ -145,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--out", default="runs/reproduce", help="output folder (default runs/reproduce)")
     r.add_argument("--rows", nargs="+", choices=list(TABLE2_ROWS), help="subset of Table 2 rows")
     r.add_argument("--resume", action="store_true", help="continue interrupted run folders")
+    r.add_argument("--epochs", type=int, help="cap the epochs (shortened run; the tables say so)")
     r.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras verbosity (2: a line per epoch)")
     r.set_defaults(func=_cmd_reproduce)
 

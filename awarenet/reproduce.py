@@ -121,10 +121,12 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
                  f"from {list(base.thresholds)} (max F1), scores on test",
         "protocol": f"one-to-one matching (max pairs, then min distance) within {base.match_radius:g} px; "
                     f"threshold -> 8-connected components (>= {base.min_area} px) -> centroids",
-        "config": ("AwareNetConfig.quick()" if quick and config is None else "given config")
+        "config": ("AwareNetConfig.quick()" if quick else "AwareNetConfig() (paper)")
                   + f": input {base.input_size}, base {base.base_filters}, depth {base.depth}, "
                     f"batch {base.batch_size}, lr {base.learning_rate:g}, <= {base.epochs} epochs "
-                    f"(patience {base.patience}), Dice eps {base.dice_eps:g}, seed {base.seed}",
+                    f"(patience {base.patience}), Dice eps {base.dice_eps:g}, seed {base.seed}"
+                    + ("" if config is None or base.epochs == _config(None, quick, data).epochs
+                       else f"; epochs capped at {base.epochs} (a shortened run)"),
         "hardware": hardware_summary(),
         "wall time": f"{time.time() - t0:.0f} s",
     }
@@ -188,23 +190,33 @@ def _print_table(title: str, df: pd.DataFrame) -> None:
 
 
 def main(quick: bool = False, out=None, data: str = "synthetic", rows=TABLE2_ROWS, resume: bool = False,
-         verbose="auto", command: str | None = None) -> dict:
+         verbose="auto", command: str | None = None, epochs: int | None = None, config=None,
+         splits=None) -> dict:
     """Runs Table 2 and the classification results, prints them and writes them under ``out``.
 
     Writes ``<out>/awarenet/table2.{md,csv}``, ``classification.{md,csv}`` with provenance, plus the
-    run folders (configs, weights, histories) and the files the notebooks replot.
+    run folders (configs, weights, histories) and the files the notebooks replot. ``epochs`` caps
+    the detector, counter and classifier epochs (a shortened run; the table says so); ``config``
+    and ``splits`` replace the preset and the loaded data (as in :func:`table2`).
     """
     out = os.path.join(_out(out), "awarenet")
     cmd = command or f"python -m awarenet reproduce{' --quick' if quick else ''} --data {data}"
     t0 = time.time()
-    cfg = _config(None, quick, data)
-    splits = load_splits(data, cfg.seed)
-    det = table2(data, quick, out, rows, resume=resume, verbose=verbose, splits=splits)
+    cfg = _config(config, quick, data)
+    if epochs is not None:
+        if int(epochs) < 1:
+            raise ValueError(f"epochs must be >= 1, got {epochs}")
+        import dataclasses
+
+        cfg = dataclasses.replace(cfg, epochs=min(cfg.epochs, epochs), counter_epochs=min(cfg.counter_epochs, epochs),
+                                  classifier_epochs=min(cfg.classifier_epochs, epochs))
+    splits = splits if splits is not None else load_splits(data, cfg.seed)
+    det = table2(data, quick, out, rows, config=cfg, resume=resume, verbose=verbose, splits=splits)
     det.attrs["meta"]["command"] = cmd
     write_table(det, os.path.join(out, "table2"), "AwareNet Table 2 - cell detection (paper vs ours)",
                 det.attrs["meta"])
     _print_table("AwareNet Table 2 - cell detection (paper vs ours)", det)
-    cls = classification(data, quick, out, resume=resume, verbose=verbose, splits=splits)
+    cls = classification(data, quick, out, config=cfg, resume=resume, verbose=verbose, splits=splits)
     cls.attrs["meta"]["command"] = cmd
     write_table(cls, os.path.join(out, "classification"), "AwareNet cell classification (paper vs ours)",
                 cls.attrs["meta"])

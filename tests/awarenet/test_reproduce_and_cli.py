@@ -1,5 +1,6 @@
 import json
 import os
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -35,8 +36,16 @@ def test_paper_table2_is_the_papers():
     assert paper.TRAINING_COUNTS == (2244, 997, 243) and paper.MATCH_RADIUS_PX == 10
 
 
-def test_table2_rows_columns_and_provenance(tmp_path, splits, tiny):
-    df = reproduce.table2(out=tmp_path, config=tiny, splits=splits, verbose=0)
+@pytest.fixture(scope="module")
+def results(tmp_path_factory, splits, tiny):
+    out = tmp_path_factory.mktemp("reproduce")
+    tables = reproduce.main(out=out, config=tiny, splits=splits, verbose=0)
+    return out / "awarenet", tables
+
+
+def test_table2_rows_columns_and_provenance(results):
+    folder, tables = results
+    df = tables["table2"]
     assert list(df.index) == list(paper.TABLE2)
     for m in ("Precision", "Recall", "F1-score"):
         assert f"{m} (paper)" in df.columns and f"{m} (ours)" in df.columns
@@ -45,11 +54,15 @@ def test_table2_rows_columns_and_provenance(tmp_path, splits, tiny):
     assert {"threshold", "Recall CD4+FOXP3+", "epochs", "train s"} <= set(df.columns)
     assert set(df["threshold"]) <= {0.3, 0.6}
     meta = df.attrs["meta"]
-    assert {"data", "split", "protocol", "config", "hardware", "wall time"} <= set(meta)
+    assert {"data", "split", "protocol", "config", "hardware", "wall time", "command"} <= set(meta)
     assert "10 px" in meta["protocol"]
     for row in paper.TABLE2:
-        assert (tmp_path / "detection" / row / "detector.keras").exists()
-        assert (tmp_path / "detection" / row / "val_threshold_sweep.csv").exists()
+        assert (folder / "detection" / row / "detector.keras").exists()
+        assert (folder / "detection" / row / "val_threshold_sweep.csv").exists()
+    md = (folder / "table2.md").read_text()
+    assert "**wall time**" in md and "ExpWeightType1" in md
+    saved = pd.read_csv(folder / "table2.csv", index_col=0)
+    assert list(saved.index) == list(paper.TABLE2)
 
 
 def test_table2_bad_rows(splits, tiny):
@@ -59,18 +72,42 @@ def test_table2_bad_rows(splits, tiny):
         reproduce.load_splits("")
 
 
-def test_classification_table_and_notebook_files(tmp_path, splits, tiny):
-    df = reproduce.classification(out=tmp_path, config=tiny, splits=splits, verbose=0)
+def test_classification_table_and_notebook_files(results):
+    folder, tables = results
+    df = tables["classification"]
     assert list(df.index) == ["CD8+", "CD4+FOXP3-", "CD4+FOXP3+", "overall"]
     assert {"AUC (paper, lower bound)", "AUC (ours)", "Accuracy (paper)", "Accuracy (ours)"} <= set(df.columns)
     assert df.loc["overall", "Accuracy (paper)"] == 0.97
     assert 0 <= df.loc["overall", "Accuracy (ours)"] <= 1
-    folder = tmp_path / "classification"
-    roc = pd.read_csv(folder / "roc_points.csv")
+    cls = folder / "classification"
+    roc = pd.read_csv(cls / "roc_points.csv")
     assert {"class", "fpr", "tpr"} <= set(roc.columns)
-    um = pd.read_csv(folder / "umap.csv")
+    um = pd.read_csv(cls / "umap.csv")
     assert list(um.columns) == ["x", "y", "label", "predicted"]
-    assert pd.read_csv(folder / "confusion_matrix.csv", index_col=0).shape == (3, 3)
+    assert pd.read_csv(cls / "confusion_matrix.csv", index_col=0).shape == (3, 3)
+
+
+def test_notebook_replots_from_the_run(results, monkeypatch):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    folder, _ = results
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "awarenet_figures.ipynb").read_text())
+    monkeypatch.setenv("AWARENET_RESULTS", str(folder))
+    scope = {}
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "code":
+            exec("".join(cell["source"]), scope)
+    for name in ("table2", "recall_by_class", "threshold_sweep", "roc", "umap"):
+        assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+def test_notebook_says_what_to_run_when_results_are_missing(tmp_path, monkeypatch):
+    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "awarenet_figures.ipynb").read_text())
+    monkeypatch.setenv("AWARENET_RESULTS", str(tmp_path))
+    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+    with pytest.raises(FileNotFoundError, match="awarenet reproduce"):
+        exec("".join(first["source"]), {})
 
 
 def _user_folder(root, n=6, size=64):
