@@ -32,6 +32,15 @@ def _load_detector(path):
     return keras.saving.load_model(file), thr, folder
 
 
+def _detector_and_threshold(a):
+    """The detector of ``--model`` and the threshold: ``--threshold`` or the run's val-optimal one."""
+    det, thr, folder = _load_detector(a.model)
+    thr = a.threshold if a.threshold is not None else thr
+    if thr is None:
+        raise ValueError("no threshold: pass --threshold or use a run folder with threshold.json")
+    return det, thr, folder
+
+
 def _cmd_reproduce(a) -> int:
     from awarenet.reproduce import main
 
@@ -74,15 +83,11 @@ def _cmd_train(a) -> int:
 
 def _cmd_predict(a) -> int:
     import keras
-    import numpy as np
 
     from awarenet.evaluate import classify_cells, detect, probability_map
     from common.io import read_image, write_geojson, write_points_csv
 
-    det, thr, folder = _load_detector(a.model)
-    thr = a.threshold if a.threshold is not None else thr
-    if thr is None:
-        raise SystemExit("no threshold: pass --threshold or use a run folder with threshold.json")
+    det, thr, folder = _detector_and_threshold(a)
     clf_path = a.classifier or os.path.join(folder, "classifier", "classifier.keras")
     clf = keras.saving.load_model(clf_path) if os.path.isfile(clf_path) else None
     if a.classifier and clf is None:
@@ -96,7 +101,7 @@ def _cmd_predict(a) -> int:
                 names = json.load(f).get("class_names")
         names = names or [f"class{k}" for k in range(clf.n_classes)]
         if len(names) != clf.n_classes:
-            raise SystemExit(f"{len(names)} class names {names} for a classifier of {clf.n_classes} classes")
+            raise ValueError(f"{len(names)} class names {names} for a classifier of {clf.n_classes} classes")
     os.makedirs(a.out, exist_ok=True)
     for path in a.images:
         image = read_image(path)
@@ -105,7 +110,7 @@ def _cmd_predict(a) -> int:
         classes = scores = None
         if clf is not None:
             p = classify_cells(clf, image, pts)
-            classes, scores = p.argmax(1), p.max(1) if len(p) else np.zeros(0)
+            classes, scores = p.argmax(1), p.max(1)
         stem = os.path.join(a.out, os.path.splitext(os.path.basename(path))[0])
         write_points_csv(stem + ".csv", pts, image=os.path.basename(path), classes=classes, class_names=names)
         write_geojson(stem + ".geojson", pts, classes=classes, class_names=names, scores=scores)
@@ -118,13 +123,12 @@ def _cmd_evaluate(a) -> int:
     from common.datasets import load
     from common.reporting import to_markdown
 
-    det, thr, _ = _load_detector(a.model)
-    thr = a.threshold if a.threshold is not None else thr
-    if thr is None:
-        raise SystemExit("no threshold: pass --threshold or use a run folder with threshold.json")
+    det, thr, _ = _detector_and_threshold(a)
+    from awarenet.reproduce import SYNTHETIC_SIZES
+
     name = "synthetic:mihc" if a.data == "synthetic" else a.data
-    samples = load(name, split=a.split, data_root=a.data_root) if not name.startswith("synthetic") \
-        else load(name, split=a.split)
+    opts = {"n_images": SYNTHETIC_SIZES[a.split]} if name.startswith("synthetic") and a.split in SYNTHETIC_SIZES else {}
+    samples = load(name, split=a.split, data_root=a.data_root, **opts)
     scores, by_class, _ = detection_report(probability_maps(det, samples, progress=True), samples, thr, a.radius,
                                            a.min_area)
     print(f"{samples.description}; split {a.split}: {len(samples)} images; threshold {thr}; radius {a.radius} px")
