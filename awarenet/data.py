@@ -7,6 +7,7 @@ import numpy as np
 from common import _checks
 from common.datasets import Sample, class_counts
 from common.labels import AbundanceWeights, abundance_weights, disk_mask, dot_image, weight_image
+from common.tiling import grid_crops
 
 __all__ = ["cell_patches", "class_weights_for", "detection_dataset", "detection_targets", "steps_per_epoch"]
 
@@ -40,14 +41,6 @@ def detection_targets(sample: Sample, radius: float = 4.0, weights: AbundanceWei
         unl = disk_mask(sample.points[~lab], (h, w), radius) & (wimg == weights.background)
         wimg[unl] = float(np.min(weights.class_weights))
     return r, wimg[..., None].astype(np.float32)
-
-
-def _grid_crops(array: np.ndarray, size: int) -> list:
-    """Non-overlapping size x size crops covering the image (the last row/column flush to the edge)."""
-    h, w = array.shape[:2]
-    ys = sorted({*range(0, h - size + 1, size), h - size})
-    xs = sorted({*range(0, w - size + 1, size), w - size})
-    return [array[y:y + size, x:x + size] for y in ys for x in xs]
 
 
 def steps_per_epoch(samples, input_size: int, batch_size: int) -> int:
@@ -118,8 +111,8 @@ def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: Ab
     else:
         crops_i, crops_t = [], []
         for img, tgt in zip(images, targets):
-            crops_i += _grid_crops(img, input_size)
-            crops_t += _grid_crops(tgt, input_size)
+            crops_i += grid_crops(img, input_size)
+            crops_t += grid_crops(tgt, input_size)
         ds = tf.data.Dataset.from_tensor_slices(
             (np.stack(crops_i).astype(np.float32) / 255.0, np.stack(crops_t)))
         ds = ds.map(split)

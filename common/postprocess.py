@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 from scipy import ndimage
 from skimage.feature import peak_local_max
@@ -9,7 +10,7 @@ from skimage.morphology import disk
 
 from common import _checks
 
-__all__ = ["blob_points", "class_vote", "peak_points", "threshold_centroids"]
+__all__ = ["blob_points", "class_vote", "guided_filter", "peak_points", "threshold_centroids"]
 
 
 def _centroids(labels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -150,3 +151,48 @@ def class_vote(class_prob, points, window: int = 49, mode: str = "mean") -> np.n
     c0, c1 = np.clip(col - half, 0, w), np.clip(col + half + 1, 0, w)
     sums = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
     return np.argmax(sums, axis=1).astype(np.int64)
+
+
+def guided_filter(guide, src, radius: int = 4, eps: float = 0.01) -> np.ndarray:
+    """Edge-preserving smoothing of ``src`` guided by ``guide`` (He, Sun and Tang, ECCV 2010).
+
+    The grey-scale guided filter: in every ``(2 radius + 1)`` square window the output is a linear
+    function ``a * I + b`` of the guide ``I`` fitted to ``src`` by ridge regression (``eps``), and
+    the coefficients are averaged over the windows covering each pixel. Box means use
+    ``cv2.boxFilter`` (O(1) per pixel). OpenCV's own ``ximgproc.guidedFilter`` ships only with the
+    contrib build, so it is written out here (MapDe uses it to denoise the layer L-1 map).
+
+    Args:
+        guide: (H, W) grey or (H, W, 3) RGB image; uint8 is scaled to [0, 1], RGB averaged to grey.
+        src: (H, W) map to filter.
+        radius: window radius in pixels.
+        eps: regulariser; larger values smooth more (in squared guide units).
+
+    Returns:
+        (H, W) float32 filtered map.
+    """
+    p = _checks.as_map(src, "src").astype(np.float32)
+    g = np.asarray(guide)
+    if g.ndim == 3:
+        if g.shape[-1] != 3:
+            raise ValueError(f"guide must be (H, W) or (H, W, 3), got shape {g.shape}")
+        g = g.astype(np.float32).mean(axis=-1) / (255.0 if np.asarray(guide).dtype == np.uint8 else 1.0)
+    elif g.ndim == 2:
+        g = g.astype(np.float32) / (255.0 if g.dtype == np.uint8 else 1.0)
+    else:
+        raise ValueError(f"guide must be (H, W) or (H, W, 3), got shape {g.shape}")
+    if g.shape != p.shape:
+        raise ValueError(f"guide is {g.shape[:2]} but src is {p.shape}")
+    radius = _checks.positive(radius, "radius", integer=True)
+    eps = _checks.positive(eps, "eps")
+    k = (2 * radius + 1, 2 * radius + 1)
+
+    def box(x):
+        return cv2.boxFilter(x, -1, k, normalize=True, borderType=cv2.BORDER_REFLECT)
+
+    mean_g, mean_p = box(g), box(p)
+    var_g = box(g * g) - mean_g * mean_g
+    cov = box(g * p) - mean_g * mean_p
+    a = cov / (var_g + eps)
+    b = mean_p - a * mean_g
+    return (box(a) * g + box(b)).astype(np.float32)

@@ -15,7 +15,7 @@ import numpy as np
 
 from common import _checks
 
-__all__ = ["Tile", "tile_grid", "tiled_map", "tiled_points"]
+__all__ = ["Tile", "grid_crops", "tile_grid", "tiled_map", "tiled_points"]
 
 
 class Tile(tuple):
@@ -63,6 +63,19 @@ def tile_grid(shape, tile_size: int, margin: int) -> list[Tile]:
         for x0, cx0, cx1 in _axis(w, tile_size, margin):
             tiles.append(Tile(y0, x0, (cy0, cy1, cx0, cx1)))
     return tiles
+
+
+def grid_crops(array: np.ndarray, size: int) -> list:
+    """Non-overlapping ``size`` x ``size`` crops covering an image (the last row / column flush to
+    the edge, so it may overlap its neighbour). Used to cut validation images into network inputs."""
+    arr = np.asarray(array)
+    size = _checks.positive(size, "size", integer=True)
+    h, w = arr.shape[:2]
+    if min(h, w) < size:
+        raise ValueError(f"image is {h}x{w}, smaller than the {size}x{size} crop")
+    ys = sorted({*range(0, h - size + 1, size), h - size})
+    xs = sorted({*range(0, w - size + 1, size), w - size})
+    return [arr[y:y + size, x:x + size] for y in ys for x in xs]
 
 
 def _pad(image: np.ndarray, tile_size: int, pad_mode: str):

@@ -1,0 +1,111 @@
+"""Training MapDe, the Micro-Net-Peak regression and the SC-CNN baseline (section 3)."""
+
+from __future__ import annotations
+
+import math
+
+import keras
+
+from common.training import RunDir, fit, set_seed
+from mapde.config import MapDeConfig
+from mapde.data import check_annotated, mapde_dataset, steps_per_epoch
+from mapde.losses import MapDeLoss
+from mapde.model import build_mapde, build_micronet
+
+__all__ = ["optimizer", "train_model", "train_sccnn"]
+
+
+def _check_config(config) -> MapDeConfig:
+    if not isinstance(config, MapDeConfig):
+        raise ValueError(f"config must be a MapDeConfig, got {type(config).__name__}")
+    return config
+
+
+def optimizer(config: MapDeConfig, steps: int) -> keras.optimizers.Optimizer:
+    """Adagrad with learning rate ``lr * exp(-lr_decay * epoch)`` (section 3), stepped per epoch.
+
+    The schedule lives in the optimizer (an ``ExponentialDecay`` over iterations with
+    ``decay_steps = steps`` per epoch, staircase), so a resumed run continues it exactly.
+    """
+    schedule = keras.optimizers.schedules.ExponentialDecay(
+        config.learning_rate, decay_steps=max(1, int(steps)), decay_rate=math.exp(-config.lr_decay), staircase=True)
+    return keras.optimizers.Adagrad(schedule)
+
+
+def _n_classes(train) -> int:
+    return len(train[0].class_names)
+
+
+def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains ``config.model`` ("mapde" or "micronet") on the artificial labels.
+
+    MapDe: the Micro-Net + fixed mapping filter of Fig. 2b. Micro-Net (Micro-Net-Peak): the same
+    Micro-Net with ReLU output regressing the artificial labels directly. Both use :class:`MapDeLoss`
+    (weighted cross-entropy, positive weight ``config.pos_weight``), Adagrad with the paper's decay,
+    the section 3 augmentation and keep the weights of the lowest validation loss. Writes
+    ``config.json``, ``data.json``, checkpoints, ``history.csv`` and ``model.keras`` in ``run_dir``.
+
+    Returns:
+        ``(model, history)``.
+    """
+    config = _check_config(config)
+    if config.model not in ("mapde", "micronet"):
+        raise ValueError(f"train_model trains 'mapde' or 'micronet'; use train_sccnn for {config.model!r}")
+    train, val = check_annotated(train, "training"), check_annotated(val, "validation")
+    run = RunDir(run_dir)
+    run.write_json("config.json", config.to_dict())
+    run.write_json("data.json", {"description": getattr(train, "description", ""),
+                                 "class_names": list(train[0].class_names), "train_images": len(train),
+                                 "val_images": len(val), "train_cells": int(sum(len(s.points) for s in train))})
+    steps = config.steps_per_epoch or steps_per_epoch(train, config.input_size, config.batch_size)
+    set_seed(config.seed)
+    n = _n_classes(train)
+    loss = MapDeLoss(config.pos_weight)
+    if config.model == "mapde":
+        model = build_mapde(config, n)
+        model.compile(optimizer=optimizer(config, steps), loss=loss)
+    else:
+        model = build_micronet(config, n)
+        if model.aux_outputs:
+            model.compile(optimizer=optimizer(config, steps), loss={k: MapDeLoss(config.pos_weight) for k in
+                                                                     ("main", "aux1", "aux2", "aux3")},
+                          loss_weights={"main": 1.0, **{f"aux{j}": config.aux_weight for j in (1, 2, 3)}})
+        else:
+            model.compile(optimizer=optimizer(config, steps), loss=loss)
+    tr = mapde_dataset(train, config, training=True, repeat=True)
+    va = mapde_dataset(val, config, training=False)
+    if getattr(model, "aux_outputs", False):
+        tr = tr.map(lambda x, t: (x, {k: t for k in ("main", "aux1", "aux2", "aux3")}))
+        va = va.map(lambda x, t: (x, {k: t for k in ("main", "aux1", "aux2", "aux3")}))
+    model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience, steps_per_epoch=steps,
+                         resume=resume, verbose=verbose)
+    model.save(run.file("model.keras"))
+    return model, history
+
+
+def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains the SC-CNN baseline on patches (see :mod:`common.baselines.sccnn`).
+
+    Returns:
+        ``(model, history)``; the model is also saved as ``model.keras`` in ``run_dir``.
+    """
+    from common.baselines.sccnn import SCCNN, SCCNNLoss, sccnn_patches
+
+    config = _check_config(config)
+    train, val = check_annotated(train, "training"), check_annotated(val, "validation")
+    run = RunDir(run_dir)
+    run.write_json("config.json", config.to_dict())
+    set_seed(config.seed)
+    kw = dict(patch_size=config.sccnn_patch, out_size=config.sccnn_out, radius=config.sccnn_radius)
+    xtr, ytr = sccnn_patches(train, config.sccnn_patches, seed=config.seed, **kw)
+    xva, yva = sccnn_patches(val, max(1000, config.sccnn_patches // 5), seed=config.seed + 1, **kw)
+    model = SCCNN(config.sccnn_patch, config.sccnn_out, config.sccnn_radius, width=config.sccnn_width, name="sccnn")
+    model.compile(optimizer=keras.optimizers.Adam(config.sccnn_lr), loss=SCCNNLoss())
+    import tensorflow as tf
+
+    tr = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(config.sccnn_batch)
+    va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
+    model, history = fit(model, tr, va, run, epochs=config.sccnn_epochs, patience=config.patience, resume=resume,
+                         verbose=verbose)
+    model.save(run.file("model.keras"))
+    return model, history
