@@ -28,7 +28,11 @@ def test_reproduce_dispatches_to_each_papers_main(monkeypatch, capsys, tmp_path)
     assert calls == [(True, str(tmp_path))]
     out = capsys.readouterr().out
     assert "[awarenet] done in" in out and "[mapde] not implemented yet" in out
-    assert cli.status()["mapde"] is True and cli.status()["sdrdin"] is False
+
+
+def test_status_lists_implemented_papers():
+    st = cli.status()
+    assert st["awarenet"] is True and st["mapde"] is True and st["sdrdin"] is False
 
 
 def test_unknown_paper_is_an_error(capsys):

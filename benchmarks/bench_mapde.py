@@ -1,0 +1,92 @@
+"""Time of MapDe on a 2000 x 2000 image on this machine, split into network and post-processing.
+
+The paper reports about 5 s for a 2000 x 2000 image on a GTX 1080 Ti (section 3). Here:
+
+* Network: ``mapde.predict_maps`` with the full-width MapDe (``MapDeConfig()``, 184 M parameters,
+  random weights: speed does not depend on them), tiled into 252 x 252 inputs with a 32 px margin
+  dropped at inner tile edges (the tile count is in the table).
+* Post-processing on the same output: the Proposed method (sigmoid label estimate, Lucy-Richardson
+  with the 11 x 11 filter, 2 iterations, threshold, centroids), MapDe-Peak (``peak_local_max``) and
+  MapDe-feat (guided filter of layer L-1, threshold, centroids).
+
+Each timing is the best of ``--repeats`` runs. Results go to ``results/benchmarks/mapde.{md,csv}``.
+
+Usage:
+    python benchmarks/bench_mapde.py [--repeats 1] [--out results/benchmarks/mapde] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import keras  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from common.reporting import hardware_summary, write_table  # noqa: E402
+from common.tiling import tile_grid  # noqa: E402
+from mapde import MapDeConfig, build_mapde, locate, location_map, predict_maps  # noqa: E402
+
+
+def _timed(fn):
+    t = time.perf_counter()
+    out = fn()
+    return time.perf_counter() - t, out
+
+
+def run(side: int, width: float, repeats: int, margin: int = 32) -> pd.DataFrame:
+    cfg = MapDeConfig(width=width)
+    keras.utils.set_random_seed(0)
+    model = build_mapde(cfg)
+    img = np.random.default_rng(1).integers(0, 256, (side, side, 3), dtype=np.uint8)
+    predict_maps(model, img[:252, :252])   # builds the inference function
+    n_tiles = len(tile_grid((side, side), 252, margin))
+    best, maps = None, None
+    for _ in range(repeats):
+        t, maps = _timed(lambda: predict_maps(model, img, margin=margin))
+        best = t if best is None else min(best, t)
+    rows = [{"stage": "network (tiled)", "seconds": best, "detail": f"{n_tiles} tiles of 252, margin {margin}"}]
+    thr = float(np.quantile(maps["map"], 0.99))
+    for name, method in (("post: Proposed (deconv)", "deconv"), ("post: MapDe-Peak", "peak"),
+                         ("post: MapDe-feat(L-1)", "feat")):
+        def post():
+            lm = location_map(maps, img, method, cfg)
+            t_ = thr if method == "peak" else float(np.quantile(lm, 0.99))
+            return locate(lm, method, t_, 4)
+        t = min(_timed(post)[0] for _ in range(repeats))
+        rows.append({"stage": name, "seconds": t, "detail": "2 LR iterations" if method == "deconv" else ""})
+    df = pd.DataFrame(rows)
+    df.insert(0, "image", f"{side}x{side}")
+    df.insert(1, "model", f"MapDe width {width:g} ({model.count_params() / 1e6:.1f} M params)")
+    total = best + float(df.loc[df["stage"] == "post: Proposed (deconv)", "seconds"].iloc[0])
+    df.loc[len(df)] = {"image": f"{side}x{side}", "model": df["model"].iloc[0], "stage": "total (network + Proposed)",
+                       "seconds": total, "detail": "paper: ~5 s on a GTX 1080 Ti"}
+    return df
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--repeats", type=int, default=1)
+    p.add_argument("--out", default="results/benchmarks/mapde")
+    p.add_argument("--quick", action="store_true", help="smoke size: 512 x 512, width 1/32")
+    a = p.parse_args(argv)
+    t0 = time.time()
+    df = run(512, 1 / 32, a.repeats) if a.quick else run(2000, 1.0, a.repeats)
+    meta = {"what": "MapDe inference time split into network and post-processing (best of "
+                    f"{a.repeats}); random image and weights",
+            "command": "python benchmarks/bench_mapde.py" + (" --quick" if a.quick else ""),
+            "hardware": hardware_summary(), "wall time": f"{time.time() - t0:.0f} s"}
+    write_table(df.set_index("image"), a.out, "MapDe inference time", meta, floatfmt=".2f")
+    print(df.to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
