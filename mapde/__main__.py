@@ -54,11 +54,28 @@ def _data_name(data):
     return "synthetic:he" if data == "synthetic" else data
 
 
+def _parse_overrides(items) -> dict:
+    """``["width=0.125", "epochs=100", "min_distances=[3,5]"]`` -> a dict (values read as JSON,
+    else kept as text)."""
+    out = {}
+    for item in items or ():
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"--set takes KEY=VALUE, got {item!r}")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        out[key.strip()] = value
+    return out
+
+
 def _cmd_reproduce(a) -> int:
     from mapde.reproduce import main
 
+    command = " ".join(["python -m mapde"] + (a.argv if a.argv is not None else sys.argv[1:]))
     main(quick=a.quick, out=a.out, data=a.data, rows=a.rows or list(TABLE1_ROWS), resume=a.resume,
-         verbose=a.verbose, command=" ".join(["python -m mapde"] + sys.argv[1:]), epochs=a.epochs)
+         verbose=a.verbose, command=command, epochs=a.epochs, overrides=_parse_overrides(a.set))
     return 0
 
 
@@ -158,6 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--rows", nargs="+", choices=list(TABLE1_ROWS), help="subset of Table 1 rows")
     r.add_argument("--resume", action="store_true", help="continue interrupted runs")
     r.add_argument("--epochs", type=int, help="cap the epochs (shortened run; the table says so)")
+    r.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="override a MapDeConfig field, e.g. --set width=0.125 --set epochs=100 (repeatable; "
+                        "the table's config line records it)")
     r.add_argument("--verbose", type=int, default=2, choices=(0, 1, 2), help="Keras verbosity (2: a line per epoch)")
     r.set_defaults(func=_cmd_reproduce)
 
@@ -201,6 +221,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(argv) if argv is not None else None
     try:
         return args.func(args)
     except (ValueError, FileNotFoundError) as exc:

@@ -46,3 +46,27 @@ def mihc_samples():
     from common.synthetic import make_dataset
 
     return make_dataset("mihc", 3, 96, seed=7)
+
+
+@pytest.fixture
+def notebook(monkeypatch):
+    """``notebook(name, env_var, folder, first_cell_only=False)`` executes ``notebooks/<name>``'s
+    code cells in one scope with ``env_var`` pointing at a results folder (Agg backend)."""
+    import json
+    from pathlib import Path
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+    def run(name, env_var, folder, first_cell_only=False):
+        nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / name).read_text())
+        monkeypatch.setenv(env_var, str(folder))
+        scope = {}
+        cells = [c for c in nb["cells"] if c["cell_type"] == "code"]
+        for cell in cells[:1] if first_cell_only else cells:
+            exec("".join(cell["source"]), scope)
+        matplotlib.pyplot.close("all")
+        return scope
+
+    return run

@@ -1,6 +1,5 @@
 import json
 import os
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -87,27 +86,16 @@ def test_classification_table_and_notebook_files(results):
     assert pd.read_csv(cls / "confusion_matrix.csv", index_col=0).shape == (3, 3)
 
 
-def test_notebook_replots_from_the_run(results, monkeypatch):
-    import matplotlib
-
-    matplotlib.use("Agg")
+def test_notebook_replots_from_the_run(results, notebook):
     folder, _ = results
-    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "awarenet_figures.ipynb").read_text())
-    monkeypatch.setenv("AWARENET_RESULTS", str(folder))
-    scope = {}
-    for cell in nb["cells"]:
-        if cell["cell_type"] == "code":
-            exec("".join(cell["source"]), scope)
+    notebook("awarenet_figures.ipynb", "AWARENET_RESULTS", folder)
     for name in ("table2", "recall_by_class", "threshold_sweep", "roc", "umap"):
         assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
 
 
-def test_notebook_says_what_to_run_when_results_are_missing(tmp_path, monkeypatch):
-    nb = json.loads((Path(__file__).resolve().parents[2] / "notebooks" / "awarenet_figures.ipynb").read_text())
-    monkeypatch.setenv("AWARENET_RESULTS", str(tmp_path))
-    first = next(c for c in nb["cells"] if c["cell_type"] == "code")
+def test_notebook_says_what_to_run_when_results_are_missing(tmp_path, notebook):
     with pytest.raises(FileNotFoundError, match="awarenet reproduce"):
-        exec("".join(first["source"]), {})
+        notebook("awarenet_figures.ipynb", "AWARENET_RESULTS", tmp_path, first_cell_only=True)
 
 
 def _user_folder(root, n=6, size=64):
