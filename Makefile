@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: reproduce test install install-test benchmark clean
+.PHONY: reproduce test lint install install-test benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,11 @@ install-test: $(VENV)/.installed-test
 reproduce: install
 	$(BIN)/cellrepro reproduce --quick
 
-test: install-test
+test: install-test lint
 	$(BIN)/python -m pytest -q
+
+lint: install-test
+	$(BIN)/ruff check .
 
 benchmark: install
 	$(BIN)/python benchmarks/bench_common.py

@@ -1,5 +1,5 @@
-"""AwareNet inference and scoring: probability maps, points, threshold search, detection and
-classification metrics (ROC/AUC, confusion matrix, UMAP of the 200-d features)."""
+"""AwareNet inference and scoring on the shared predictor: probability maps, detections, calibration,
+detection and classification metrics (ROC/AUC, confusion matrix, UMAP of the 200-d features)."""
 
 from __future__ import annotations
 
@@ -9,78 +9,15 @@ import pandas as pd
 from awarenet.data import cell_patches
 from awarenet.model import AwareNetDetector, CellClassifier
 from common import _checks
-from common.matching import detection_recall_by_class, detection_scores
+from common.evaluation import calibrate as _calibrate
+from common.inference import Detections, Predictor, receptive_field, resolve_run, score_at
+from common.matching import detection_recall_by_class
 from common.postprocess import threshold_centroids
-from common.tiling import tiled_map
 
-__all__ = ["classify_cells", "classification_report", "detect", "detection_report", "probability_map",
-           "probability_maps", "threshold_sweep"]
+__all__ = ["AwareNetPredictor", "METHODS", "calibrate", "classification_report", "classify_cells", "detect",
+           "load", "recall_by_class"]
 
-_TWINS: dict = {}
-
-
-def _fully_convolutional(model) -> AwareNetDetector:
-    """A copy of a trained detector that accepts any input size (weights shared by value)."""
-    if not isinstance(model, AwareNetDetector):
-        raise ValueError(f"model must be an AwareNetDetector, got {type(model).__name__}")
-    if model.input_size is None:
-        return model
-    key = id(model)
-    twin = _TWINS.get(key)
-    if twin is None or twin[0] is not model:
-        net = AwareNetDetector(None, model.base_filters, model.depth, name=model.name + "_fcn")
-        net.set_weights(model.get_weights())
-        _TWINS.clear()
-        _TWINS[key] = twin = (model, net)
-    return twin[1]
-
-
-def probability_map(model, image, tile_size: int = 1024, margin: int = 32, progress: bool = False) -> np.ndarray:
-    """Detection probability map (H, W) float32 of an RGB uint8 image of any size.
-
-    Images up to ``tile_size`` run in one pass (reflect-padded to a multiple of 2**(depth-1));
-    larger ones are tiled with ``margin`` pixels (rounded up to a multiple of 2**(depth-1)) of
-    overlap discarded at inner tile edges, tiles aligned to the pooling grid.
-    """
-    image = _checks.as_rgb_image(image, "image")
-    net = _fully_convolutional(model)
-    mult = 2 ** (net.depth - 1)
-    tile_size = _checks.positive(tile_size, "tile_size", integer=True)
-    if tile_size % mult:
-        raise ValueError(f"tile_size must be a multiple of {mult}, got {tile_size}")
-
-    def run(tile):
-        h, w = tile.shape[:2]
-        ph, pw = (-h) % mult, (-w) % mult
-        if ph or pw:
-            mode = "reflect" if ph < h and pw < w else "edge"
-            tile = np.pad(tile, ((0, ph), (0, pw), (0, 0)), mode=mode)
-        x = tile[None].astype(np.float32) / 255.0
-        y = np.asarray(net(x, training=False))[0, ..., 0]
-        return y[:h, :w]
-
-    if max(image.shape[:2]) <= tile_size:
-        return run(image).astype(np.float32)
-    # Pooling makes the network shift-equivariant only by multiples of 2**(depth-1): pad the image
-    # and round the margin so every tile starts on that grid, making tiles agree with one pass.
-    h, w = image.shape[:2]
-    margin = -(-int(margin) // mult) * mult
-    if 2 * margin >= tile_size:
-        raise ValueError(f"margin {margin} (rounded to a multiple of {mult}) leaves no tile core in {tile_size}")
-    padded = np.pad(image, ((0, (-h) % mult), (0, (-w) % mult), (0, 0)), mode="reflect")
-    return tiled_map(padded, run, tile_size, margin, progress=progress)[:h, :w].astype(np.float32)
-
-
-def probability_maps(model, samples, progress: bool = False) -> list:
-    """Probability maps of every sample, with an optional progress bar."""
-    from keras.utils import Progbar
-
-    bar = Progbar(len(samples), verbose=1 if progress else 0, unit_name="image")
-    out = []
-    for s in samples:
-        out.append(probability_map(model, s.image))
-        bar.add(1)
-    return out
+METHODS = ("threshold",)
 
 
 def detect(prob, threshold: float, min_area: int = 3) -> np.ndarray:
@@ -88,33 +25,107 @@ def detect(prob, threshold: float, min_area: int = 3) -> np.ndarray:
     return threshold_centroids(prob, threshold, min_area=min_area)
 
 
-def threshold_sweep(probs, samples, thresholds, radius: float = 10.0, min_area: int = 3) -> pd.DataFrame:
-    """Precision/recall/F1 at each threshold (for choosing it on the validation split)."""
-    if len(probs) != len(samples):
-        raise ValueError(f"{len(probs)} maps for {len(samples)} samples")
-    if not len(thresholds):
-        raise ValueError("thresholds is empty")
-    gts = [s.points for s in samples]
-    rows = []
-    for t in thresholds:
-        t = float(t)
-        if not 0.0 <= t < 1.0:
-            raise ValueError(f"thresholds must lie in [0, 1), got {t}")
-        sc = detection_scores([detect(p, t, min_area) for p in probs], gts, radius)
-        rows.append({"threshold": t, "Precision": sc.precision, "Recall": sc.recall, "F1-score": sc.f1})
-    return pd.DataFrame(rows).set_index("threshold")
+class AwareNetPredictor(Predictor):
+    """An AwareNet detector (and optionally its cell classifier) with the run's tuned threshold.
+
+    The detector runs fully convolutionally on tiles of ``tile_size`` whose origins lie on the
+    pooling grid, each keeping the network's receptive-field reach as context, so tiled maps equal
+    one pass. Its fully convolutional copy shares nothing but the weights, which are copied from the
+    detector on every call: retraining the same detector object is always seen.
+    """
+
+    def __init__(self, detector, classifier=None, config=None, postprocess=None, class_names=None, folder=None,
+                 tile_size: int = 1024, batch_size: int = 2):
+        if not isinstance(detector, AwareNetDetector):
+            raise ValueError(f"detector must be an AwareNetDetector, got {type(detector).__name__}")
+        if classifier is not None and not isinstance(classifier, CellClassifier):
+            raise ValueError(f"classifier must be a CellClassifier, got {type(classifier).__name__}")
+        if classifier is not None and class_names is not None and len(class_names) != classifier.n_classes:
+            raise ValueError(f"{len(class_names)} class names {list(class_names)} for a classifier of "
+                             f"{classifier.n_classes} classes")
+        super().__init__(config, postprocess, class_names, folder)
+        self.fixed_input = False
+        self.detector, self.classifier = detector, classifier
+        self.alignment = 2 ** (detector.depth - 1)
+        tile_size = _checks.positive(tile_size, "tile_size", integer=True)
+        if tile_size % self.alignment:
+            raise ValueError(f"tile_size must be a multiple of {self.alignment}, got {tile_size}")
+        self.tile_size, self.batch_size = tile_size, int(batch_size)
+        self._net = AwareNetDetector(None, detector.base_filters, detector.depth, name=detector.name + "_fcn")
+        self.reach = receptive_field(self._net)[0]
+
+    def sync(self):
+        self._net.set_weights(self.detector.get_weights())
+
+    def forward(self, tiles):
+        x = tiles.astype(np.float32) / 255.0
+        return np.asarray(self._net(x, training=False))
+
+    def split_maps(self, stacked):
+        return {"prob": stacked[..., 0]}
+
+    def detect(self, maps, image, method=None, threshold=None, min_area=None) -> Detections:
+        if method not in (None, "threshold"):
+            raise ValueError(f"AwareNet locates cells by 'threshold' only, got method {method!r}")
+        if threshold is None:
+            threshold = self.tuned("threshold")[1]["threshold"]
+        if min_area is None:
+            min_area = getattr(self.config, "min_area", 3)
+        prob = maps["prob"]
+        pts = detect(prob, float(threshold), int(min_area))
+        scores = score_at(prob, pts)
+        if self.classifier is None:
+            return Detections(pts, scores)
+        p = classify_cells(self.classifier, image, pts)
+        names = self.class_names or tuple(f"class{k}" for k in range(self.classifier.n_classes))
+        return Detections(pts, scores, p.argmax(1) if len(pts) else np.zeros(0, np.int64), p, names)
 
 
-def detection_report(probs, samples, threshold: float, radius: float = 10.0, min_area: int = 3):
-    """Scores at one threshold: ``(scores dict, per-class recall DataFrame, predicted points)``."""
-    preds = [detect(p, threshold, min_area) for p in probs]
-    gts = [s.points for s in samples]
-    sc = detection_scores(preds, gts, radius)
-    scores = {"Precision": sc.precision, "Recall": sc.recall, "F1-score": sc.f1,
-              "TP": sc.tp, "FP": sc.fp, "FN": sc.fn, "threshold": float(threshold)}
-    by_class = detection_recall_by_class(preds, gts, [s.classes for s in samples], radius,
-                                         list(samples[0].class_names))
-    return scores, by_class, preds
+def load(run, classifier=None, tile_size: int = 1024) -> AwareNetPredictor:
+    """The predictor of an AwareNet run folder (or a detector ``.keras`` file).
+
+    Reads ``model.keras``, ``config.json``, ``postprocess.json``, ``data.json`` and, when present,
+    ``classifier/model.keras`` (or the ``classifier`` path given).
+    """
+    import os
+
+    import keras
+
+    import awarenet.losses  # noqa: F401  (registers the losses of compiled files)
+    from awarenet.config import AwareNetConfig
+    from common.baselines import concordenet  # noqa: F401
+    from common.training import RunDir
+
+    folder, file = resolve_run(run)
+    rd = RunDir(folder, create=False)
+    config = AwareNetConfig.load(folder) if os.path.isfile(os.path.join(folder, "config.json")) else None
+    detector = keras.saving.load_model(file)
+    clf_path = classifier or os.path.join(folder, "classifier", "model.keras")
+    if classifier is not None and not os.path.isfile(clf_path):
+        raise FileNotFoundError(f"no classifier at {clf_path}")
+    clf = keras.saving.load_model(clf_path) if os.path.isfile(clf_path) else None
+    data = rd.read_json("data.json") or {}
+    names = data.get("class_names") if clf is not None else None
+    if clf is not None and (names is None or len(names) != clf.n_classes):
+        names = [f"class{k}" for k in range(clf.n_classes)]
+    return AwareNetPredictor(detector, clf, config, rd.postprocess(), names, folder, tile_size=tile_size)
+
+
+def calibrate(prob_maps, samples, config, what: str = ""):
+    """The validation threshold with the best F1 at ``config.match_radius``: ``(params, sweep)``."""
+    def locate(m, threshold):
+        return detect(m, threshold, config.min_area)
+
+    params, sweep = _calibrate(prob_maps, samples, locate, config.match_radius, n_thresholds=config.n_thresholds,
+                               low=0.0, high=1.0, what=what)
+    params["min_area"] = int(config.min_area)
+    return params, sweep
+
+
+def recall_by_class(detections, samples, radius: float) -> pd.DataFrame:
+    """Detection recall of each annotated class (class-agnostic matching)."""
+    return detection_recall_by_class([d.points for d in detections], [s.points for s in samples],
+                                     [s.classes for s in samples], radius, list(samples[0].class_names))
 
 
 def classify_cells(classifier: CellClassifier, image, points, batch_size: int = 256) -> np.ndarray:
@@ -163,8 +174,9 @@ def classification_report(classifier: CellClassifier, samples, umap_seed: int | 
         roc.append(pd.DataFrame({"class": name, "fpr": fpr, "tpr": tpr, "threshold": thr}))
     cm = pd.DataFrame(confusion_matrix(y, pred, labels=range(len(names))),
                       index=pd.Index(names, name="true"), columns=names)
+    no_roc = pd.DataFrame(columns=["class", "fpr", "tpr", "threshold"])
     out = {"auc": auc, "accuracy": float((pred == y).mean()), "confusion": cm,
-           "roc": pd.concat(roc, ignore_index=True) if roc else pd.DataFrame(columns=["class", "fpr", "tpr", "threshold"]),
+           "roc": pd.concat(roc, ignore_index=True) if roc else no_roc,
            "n_cells": int(len(y)), "umap": None}
     if umap_seed is not None:
         out["umap"] = umap_embedding(classifier, x, y, pred, names, umap_seed, umap_max)

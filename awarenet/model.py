@@ -105,5 +105,6 @@ def build_detector(config) -> AwareNetDetector:
 
 def build_classifier(config, n_classes: int | None = None) -> CellClassifier:
     """The cell classifier for an :class:`awarenet.config.AwareNetConfig` (``config.n_classes`` by default)."""
-    return CellClassifier(config.n_classes if n_classes is None else n_classes, config.patch_size, config.classifier_base, config.classifier_depth,
-                          config.dense_units, config.dropout, name="awarenet_classifier")
+    g = config.group("classifier_")
+    return CellClassifier(config.n_classes if n_classes is None else n_classes, g["patch"], g["base"], g["depth"],
+                          g["dense"], g["dropout"], name="awarenet_classifier")

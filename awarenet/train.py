@@ -11,11 +11,11 @@ from awarenet.config import AwareNetConfig
 from awarenet.data import cell_patches, class_weights_for, detection_dataset, steps_per_epoch
 from awarenet.losses import WeightedDiceLoss
 from awarenet.model import build_classifier, build_detector
-from common.datasets import class_counts
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
+from common.datasets import class_counts
 from common.training import RunDir, fit, set_seed
 
-__all__ = ["classifier_dataset", "train_classifier", "train_counter", "train_detector"]
+__all__ = ["classifier_dataset", "train", "train_classifier", "train_counter", "train_detector"]
 
 
 def _check_config(config) -> AwareNetConfig:
@@ -40,7 +40,7 @@ def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -
     """Pre-trains CONCORDe-Net's counter on reference masks R -> number of cell centres (MAE)."""
     run = RunDir(run_dir)
     set_seed(config.seed)
-    run.write_json("config.json", config.to_dict())
+    config.save(run.path)
 
     def as_counter(ds):
         return ds.map(lambda x, t: (t["prob"][..., 0:1], t["count"]))
@@ -64,8 +64,8 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
     with CONCORDe-Net's Dice + ``count_loss_weight`` x count loss through a counter pre-trained in
     ``<run_dir>/counter`` and frozen.
 
-    Writes ``config.json``, ``class_weights.json``, checkpoints and ``history.csv`` in ``run_dir``
-    and saves the trained detector as ``detector.keras``.
+    Writes ``config.json``, ``data.json``, ``class_weights.json``, checkpoints and ``history.csv``
+    in ``run_dir`` and saves the trained detector as ``model.keras``.
 
     Returns:
         ``(detector, history)``: the detector (an :class:`AwareNetDetector` with the best weights)
@@ -74,10 +74,8 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
     config = _check_config(config)
     train, val = _check_split(train, "training"), _check_split(val, "validation")
     run = RunDir(run_dir)
-    run.write_json("config.json", config.to_dict())
-    run.write_json("data.json", {"description": getattr(train, "description", ""),
-                                 "class_names": list(train[0].class_names), "train_images": len(train),
-                                 "val_images": len(val), "train_cells": [int(n) for n in class_counts(train)]})
+    config.save(run.path)
+    run.write_data(train, val)
     weights = class_weights_for(train, config.weight_scheme)
     run.write_json("class_weights.json", {} if weights is None else {
         "scheme": config.weight_scheme, "class_names": list(train[0].class_names),
@@ -109,7 +107,7 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
         detector = model.segmenter
     else:
         detector = model
-    detector.save(run.file("detector.keras"))
+    run.save_model(detector)
     return detector, history
 
 
@@ -142,17 +140,20 @@ def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool =
     (None: unweighted), computed from the training split, applied as per-sample weights.
 
     Returns:
-        ``(classifier, history)``; the classifier is also saved as ``classifier.keras``.
+        ``(classifier, history)``; the classifier is also saved as ``model.keras`` in ``run_dir``.
     """
     config = _check_config(config)
     train, val = _check_split(train, "training"), _check_split(val, "validation")
-    run = RunDir(run_dir)
-    run.write_json("config.json", config.to_dict())
     class_names = list(train[0].class_names)
     n = len(class_names)
+    if config.n_classes != n:
+        config = config.with_overrides(n_classes=n)
     weights = class_weights_for(train, config.weight_scheme)
-    xtr, ytr = cell_patches(train, config.patch_size)
-    xva, yva = cell_patches(val, config.patch_size)
+    xtr, ytr = cell_patches(train, config.classifier_patch)
+    xva, yva = cell_patches(val, config.classifier_patch)
+    run = RunDir(run_dir)
+    config.save(run.path)
+    run.write_data(train, val)
     tr = classifier_dataset(xtr, ytr, n, config.classifier_batch,
                             None if weights is None else weights.class_weights, training=True, seed=config.seed)
     va = classifier_dataset(xva, yva, n, config.classifier_batch)
@@ -162,5 +163,37 @@ def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool =
                   metrics=["accuracy"])
     model, history = fit(model, tr, va, run, epochs=config.classifier_epochs, patience=config.classifier_patience,
                          resume=resume, verbose=verbose)
-    model.save(run.file("classifier.keras"))
+    run.save_model(model)
     return model, history
+
+
+def train(config: AwareNetConfig, train, val, run_dir, classifier: bool = False, resume: bool = True,
+          verbose="auto"):
+    """Trains one Table 2 row's detector, calibrates its threshold on ``val`` and, with
+    ``classifier``, the cell classifier in ``<run_dir>/classifier``.
+
+    Writes the shared run-folder files (``config.json``, ``data.json``, ``model.keras``,
+    ``postprocess.json``, ``sweep.csv``, ``history.csv``, ``state.json``).
+
+    Returns:
+        The run's :class:`awarenet.evaluate.AwareNetPredictor`.
+    """
+    from awarenet.evaluate import AwareNetPredictor, calibrate
+
+    config = _check_config(config)
+    train, val = _check_split(train, "training"), _check_split(val, "validation")
+    if classifier and not any((s.classes >= 0).any() for s in train):
+        raise ValueError("the classifier needs cell classes, but the training data has none (add a class column)")
+    det, _ = train_detector(config, train, val, run_dir, resume=resume, verbose=verbose)
+    clf = None
+    if classifier:
+        clf, _ = train_classifier(config, train, val, os.path.join(os.fspath(run_dir), "classifier"),
+                                  resume=resume, verbose=verbose)
+    pred = AwareNetPredictor(det, clf, config, class_names=train[0].class_names, folder=os.fspath(run_dir))
+    params, sweep = calibrate([pred.maps(s.image)["prob"] for s in val], val, config,
+                              what=f"AwareNet {config.variant_name or config.weight_scheme}")
+    run = RunDir(run_dir)
+    run.write_postprocess("threshold", {"threshold": params}, sweep.assign(method="threshold"),
+                          source=f"validation split ({len(val)} images), best F1 at {config.match_radius:g} px")
+    pred.postprocess = run.postprocess()
+    return pred

@@ -3,8 +3,8 @@
 * Training: ``Model.fit`` steps of the weighted-Dice detector on random 256x256 batches of 16
   (the paper's config: base 16, depth 4) and on the quick preset (96x96, base 8, depth 3, batch 8);
   warm-up steps are excluded; images/s = steps x batch / seconds.
-* Inference: ``awarenet.evaluate.probability_map`` on a random RGB image, one pass up to 1024 px
-  and tiled (1024 px tiles, 32 px margin) beyond; megapixels/s = H x W / 1e6 / seconds.
+* Inference: ``AwareNetPredictor.maps`` on a random RGB image, one pass up to 1024 px
+  and tiled (1024 px tiles, the receptive-field margin, batched) beyond; megapixels/s = H x W / 1e6 / seconds.
 
 Each timing is the best of ``--repeats`` runs. Results go to ``results/benchmarks/awarenet.{md,csv}``.
 
@@ -28,7 +28,7 @@ import pandas as pd  # noqa: E402
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from awarenet import AwareNetConfig, build_detector  # noqa: E402
-from awarenet.evaluate import probability_map  # noqa: E402
+from awarenet.evaluate import AwareNetPredictor  # noqa: E402
 from awarenet.losses import WeightedDiceLoss  # noqa: E402
 from common.reporting import hardware_summary, write_table  # noqa: E402
 
@@ -54,10 +54,11 @@ def bench_inference(name, cfg, side, repeats):
     keras.utils.set_random_seed(0)
     model = build_detector(cfg)
     img = np.random.default_rng(1).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    probability_map(model, img[:64, :64])  # builds the fully convolutional twin
-    best = min(_timed(lambda: probability_map(model, img)) for _ in range(repeats))
+    pred = AwareNetPredictor(model)
+    pred.maps(img[:64, :64])  # builds the fully convolutional twin
+    best = min(_timed(lambda: pred.maps(img)) for _ in range(repeats))
     return {"task": "probability map", "config": name, "size": f"{side}x{side}"
-            + (" (tiled 1024, margin 32)" if side > 1024 else ""), "seconds": best,
+            + (f" (tiled {pred.tile_size}, margin {pred.margin})" if side > pred.tile_size else ""), "seconds": best,
             "throughput": side * side / 1e6 / best, "unit": "MP/s", "params": model.count_params()}
 
 

@@ -2,9 +2,9 @@
 
 The paper reports about 5 s for a 2000 x 2000 image on a GTX 1080 Ti (section 3). Here:
 
-* Network: ``mapde.predict_maps`` with the full-width MapDe (``MapDeConfig()``, 184 M parameters,
-  random weights: speed does not depend on them), tiled into 252 x 252 inputs with a 32 px margin
-  dropped at inner tile edges (the tile count is in the table).
+* Network: ``MapDePredictor.maps`` with the full-width MapDe (``MapDeConfig()``, 184 M parameters,
+  random weights: speed does not depend on them), tiled into 252 x 252 inputs (batched) with the
+  predictor's margin (63 px) dropped at inner tile edges (the tile count is in the table).
 * Post-processing on the same output: the Proposed method (sigmoid label estimate, Lucy-Richardson
   with the 11 x 11 filter, 2 iterations, threshold, centroids), MapDe-Peak (``peak_local_max``) and
   MapDe-feat (guided filter of layer L-1, threshold, centroids).
@@ -32,7 +32,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from common.reporting import hardware_summary, write_table  # noqa: E402
 from common.tiling import tile_grid  # noqa: E402
-from mapde import MapDeConfig, build_mapde, locate, location_map, predict_maps  # noqa: E402
+from mapde import MapDeConfig, build_mapde, locate, location_map  # noqa: E402
+from mapde.evaluate import MapDePredictor  # noqa: E402
 
 
 def _timed(fn):
@@ -41,18 +42,20 @@ def _timed(fn):
     return time.perf_counter() - t, out
 
 
-def run(side: int, width: float, repeats: int, margin: int = 32) -> pd.DataFrame:
+def run(side: int, width: float, repeats: int) -> pd.DataFrame:
     cfg = MapDeConfig(width=width)
     keras.utils.set_random_seed(0)
     model = build_mapde(cfg)
+    pred = MapDePredictor(model, cfg)
     img = np.random.default_rng(1).integers(0, 256, (side, side, 3), dtype=np.uint8)
-    predict_maps(model, img[:252, :252])   # builds the inference function
-    n_tiles = len(tile_grid((side, side), 252, margin))
+    pred.maps(img[:252, :252])   # builds the inference function
+    n_tiles = len(tile_grid((side, side), 252, pred.margin))
     best, maps = None, None
     for _ in range(repeats):
-        t, maps = _timed(lambda: predict_maps(model, img, margin=margin))
+        t, maps = _timed(lambda: pred.maps(img))
         best = t if best is None else min(best, t)
-    rows = [{"stage": "network (tiled)", "seconds": best, "detail": f"{n_tiles} tiles of 252, margin {margin}"}]
+    rows = [{"stage": "network (tiled)", "seconds": best,
+             "detail": f"{n_tiles} tiles of 252, margin {pred.margin}, batches of {pred.batch_size}"}]
     thr = float(np.quantile(maps["map"], 0.99))
     for name, method in (("post: Proposed (deconv)", "deconv"), ("post: MapDe-Peak", "peak"),
                          ("post: MapDe-feat(L-1)", "feat")):

@@ -1,41 +1,45 @@
-"""The ``cellrepro`` console script: ``cellrepro reproduce [--quick] [--papers ...] [--out DIR]``.
+"""The ``cellrepro`` console script: ``cellrepro reproduce [--quick] [--papers ...] [--out DIR]``,
+``cellrepro papers`` and ``cellrepro --version``.
 
-Paper packages are found by name with importlib, so ``common`` never imports them statically.
+Paper packages are found by name with importlib, so ``common`` never imports them statically; each
+package's ``TITLE`` names its paper. Neither ``--help`` nor ``papers`` imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
+import importlib.util
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TensorFlow's start-up chatter out of the CLI
+from common import __version__
 
 PAPERS = ("awarenet", "sdrdin", "mapde", "yolo_transfer", "pointnet_cells")
-TITLES = {
-    "awarenet": "AwareNet - class-abundance weighted Dice (Hagos et al., ISBI 2021)",
-    "sdrdin": "S-DRDIN - simultaneous detection + classification (Zhang et al., COMPAY 2021)",
-    "mapde": "MapDe - mapping filter + Lucy-Richardson deconvolution (Raza et al., ISBI 2019)",
-    "yolo_transfer": "YOLOv3 transfer learning for blood cells (BCCD)",
-    "pointnet_cells": "End-to-end point-proposal cell recognition (Shui et al., MICCAI 2022)",
-}
+
+
+def title(paper: str) -> str:
+    """The paper's title, from its package's ``TITLE``."""
+    return getattr(importlib.import_module(paper), "TITLE", paper)
+
+
+def _has_reproduce(paper: str) -> bool:
+    try:
+        return importlib.util.find_spec(f"{paper}.reproduce") is not None
+    except ModuleNotFoundError:
+        return False
 
 
 def _reproduce_module(paper: str):
     """The paper's ``reproduce`` module, or None while the paper is not implemented."""
-    try:
-        return importlib.import_module(f"{paper}.reproduce")
-    except ModuleNotFoundError as exc:
-        if exc.name in (f"{paper}.reproduce", paper):
-            return None
-        raise
+    if not _has_reproduce(paper):
+        return None
+    return importlib.import_module(f"{paper}.reproduce")
 
 
 def status() -> dict:
-    """{paper: True if it has a reproduce entry point}."""
-    return {p: _reproduce_module(p) is not None for p in PAPERS}
+    """{paper: True if it has a reproduce entry point} (without importing TensorFlow)."""
+    return {p: _has_reproduce(p) for p in PAPERS}
 
 
 def _cmd_reproduce(args) -> int:
@@ -44,16 +48,19 @@ def _cmd_reproduce(args) -> int:
     if unknown:
         print(f"cellrepro: unknown paper(s) {unknown}; choose from {list(PAPERS)}", file=sys.stderr)
         return 2
+    from common.logs import quiet_tensorflow
+
+    quiet_tensorflow(args.verbose)
     ran = 0
     for p in papers:
         mod = _reproduce_module(p)
         if mod is None:
-            print(f"[{p}] not implemented yet - skipped ({TITLES[p]})")
+            print(f"[{p}] not implemented yet - skipped ({title(p)})")
             continue
-        print(f"[{p}] {TITLES[p]}")
+        print(f"[{p}] {title(p)}", flush=True)
         t0 = time.time()
         mod.main(quick=args.quick, out=args.out)
-        print(f"[{p}] done in {time.time() - t0:.1f} s")
+        print(f"[{p}] done in {time.time() - t0:.1f} s", flush=True)
         ran += 1
     if ran == 0:
         print("No paper package is implemented yet; nothing was reproduced.")
@@ -62,20 +69,24 @@ def _cmd_reproduce(args) -> int:
 
 def _cmd_papers(_args) -> int:
     for p, ok in status().items():
-        print(f"{p:16s} {'ready' if ok else 'not implemented yet':20s} {TITLES[p]}")
+        print(f"{p:16s} {'ready' if ok else 'not implemented yet':20s} {title(p)}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="cellrepro",
-        description="Reproduce five published cell-detection papers (Keras 3 / TensorFlow).",
+        description="Reproduce five published cell-detection papers (Keras 3 / TensorFlow). Each paper also "
+                    "has its own command line: python -m <paper> reproduce|train|predict|evaluate.",
     )
+    parser.add_argument("--version", action="version", version=f"cellrepro {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="reproduce each paper's table next to the paper's numbers")
     rep.add_argument("--quick", action="store_true", help="small CPU preset on the embedded synthetic data")
     rep.add_argument("--papers", nargs="+", metavar="PAPER", help=f"subset of {', '.join(PAPERS)}")
     rep.add_argument("--out", default="runs/reproduce", help="output folder (default: runs/reproduce)")
+    rep.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
+                     help="2 also shows TensorFlow's start-up logs (default: 1)")
     rep.set_defaults(func=_cmd_reproduce)
     pap = sub.add_parser("papers", help="list the paper packages and whether they are implemented")
     pap.set_defaults(func=_cmd_papers)

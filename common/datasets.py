@@ -30,7 +30,8 @@ from common import _checks
 from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
 from common.labels import encode_classes
 
-__all__ = ["SPLITS", "Sample", "SampleList", "class_counts", "default_data_root", "load", "seeded_split"]
+__all__ = ["SPLITS", "Sample", "SampleList", "class_counts", "default_data_root", "load", "load_splits",
+           "parse_synthetic", "seeded_split"]
 
 SPLITS = ("train", "val", "test", "trainval", "all")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -60,7 +61,8 @@ class Sample:
 
     def __post_init__(self):
         self.image = _checks.as_rgb_image(self.image, f"Sample {self.name!r} image")
-        self.points = _checks.as_points(self.points, self.image.shape, f"Sample {self.name!r} points").astype(np.float32)
+        self.points = _checks.as_points(self.points, self.image.shape,
+                                        f"Sample {self.name!r} points").astype(np.float32)
         self.class_names = tuple(str(c) for c in self.class_names)
         self.classes = _checks.as_classes(self.classes, len(self.points), len(self.class_names),
                                           f"Sample {self.name!r} classes", allow_unlabelled=True)
@@ -156,7 +158,8 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
     _checks.one_of(split, SPLITS, "split")
     name = os.fspath(name_or_path)
     if name == "synthetic" or name.startswith("synthetic:"):
-        return _load_synthetic(name.partition(":")[2] or options.pop("kind", ""), split, **options)
+        kind, opts = parse_synthetic(name)
+        return _load_synthetic(kind or options.pop("kind", ""), split, **{**opts, **options})
     if name == "crchisto":
         return _load_crchisto(split, data_root or default_data_root())
     if name == "bccd":
@@ -168,7 +171,49 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
     )
 
 
-def _load_synthetic(kind, split, n_images=None, size=256, seed=0):
+def parse_synthetic(name: str) -> tuple[str, dict]:
+    """``"synthetic:mihc:faint_factor=1"`` -> ``("mihc", {"faint_factor": 1.0})``.
+
+    Options after the kind are ``key=value`` pairs separated by ``:`` or ``,``; only ``faint_factor``
+    (a number) is known.
+    """
+    parts = name.split(":")
+    kind = parts[1] if len(parts) > 1 else ""
+    opts = {}
+    for item in ",".join(parts[2:]).split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if key.strip() != "faint_factor" or not sep:
+            raise ValueError(f"unknown synthetic data option {item!r} in {name!r}; known: faint_factor=<number>")
+        try:
+            opts["faint_factor"] = float(value)
+        except ValueError as exc:
+            raise ValueError(f"faint_factor must be a number, got {value!r} in {name!r}") from exc
+    return kind, opts
+
+
+def load_splits(name, seed: int = 0, data_root=None, synthetic_sizes: dict | None = None) -> tuple:
+    """``(train, val, test)`` of a dataset name or folder.
+
+    Args:
+        name: as :func:`load` takes it.
+        seed: synthetic data seed (and a folder's split seed when it has no split files).
+        data_root: root of the shared data.
+        synthetic_sizes: ``{split: (n_images, size)}`` for synthetic data (a paper's sizes).
+    """
+    name = os.fspath(name)
+    if not name:
+        raise ValueError("data must be a dataset name or folder, got ''")
+    if name == "synthetic" or name.startswith("synthetic:"):
+        sizes = synthetic_sizes or {"train": (24, 256), "val": (8, 256), "test": (8, 256)}
+        return tuple(load(name, split=s, n_images=sizes[s][0], size=sizes[s][1], seed=seed)
+                     for s in ("train", "val", "test"))
+    opts = {"seed": seed} if os.path.isdir(name) else {}
+    return tuple(load(name, split=s, data_root=data_root, **opts) for s in ("train", "val", "test"))
+
+
+def _load_synthetic(kind, split, n_images=None, size=256, seed=0, faint_factor=None):
     from common.synthetic import KINDS, make_dataset
 
     if kind not in KINDS:
@@ -180,9 +225,10 @@ def _load_synthetic(kind, split, n_images=None, size=256, seed=0):
     offset = {"train": 0, "val": 1000, "test": 2000}
     for p in parts:
         n = n_images if n_images is not None else defaults[p]
-        out.extend(make_dataset(kind, n, size, seed + offset[p]))
+        out.extend(make_dataset(kind, n, size, seed + offset[p], faint_factor=faint_factor))
     out.description = (f"synthetic:{kind}, split {split} ({len(out)} images of {size} px; "
-                       f"seeds train={seed}, val={seed + 1000}, test={seed + 2000})")
+                       f"seeds train={seed}, val={seed + 1000}, test={seed + 2000}"
+                       + (f"; faint class drawn at {faint_factor:g}" if faint_factor is not None else "") + ")")
     return out
 
 
@@ -254,7 +300,8 @@ def _load_folder(folder, split, class_names=None, seed=0):
         if ext.lower() in _IMAGE_EXT:
             files[stem] = os.path.join(img_dir, f)
             files[f] = files[stem]
-    names = sorted({os.path.splitext(f)[0] for f in os.listdir(img_dir) if os.path.splitext(f)[1].lower() in _IMAGE_EXT})
+    names = sorted({os.path.splitext(f)[0] for f in os.listdir(img_dir)
+                    if os.path.splitext(f)[1].lower() in _IMAGE_EXT})
     if not names:
         raise FileNotFoundError(f"{img_dir}: no PNG/JPEG/TIFF images")
     unknown = sorted(set(df["image"]) - set(files))

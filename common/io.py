@@ -48,12 +48,20 @@ def atomic_path(path):
     fd, tmp = tempfile.mkstemp(dir=folder, prefix="." + os.path.basename(path) + ".", suffix=".tmp")
     os.close(fd)
     try:
+        os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a finished file follows the umask
         yield tmp
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
             os.remove(tmp)
         raise
+
+
+def _umask() -> int:
+    """The process umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def atomic_write_text(path, text: str) -> None:
@@ -247,11 +255,12 @@ def default_colours(class_names: Sequence[str]) -> dict:
     return {n: list(_PALETTE[i % len(_PALETTE)]) for i, n in enumerate(class_names)}
 
 
-def write_geojson(path, points, classes=None, class_names=None, scores=None, colours=None) -> None:
+def write_geojson(path, points, classes=None, class_names=None, scores=None, colours=None,
+                  id_prefix: str | None = None) -> None:
     """Writes points as a QuPath-importable GeoJSON FeatureCollection of detections, atomically.
 
     Each point becomes a ``Point`` feature with ``properties.objectType = "detection"``, an optional
-    ``classification {name, color: [r, g, b]}`` and an optional ``measurements.probability``.
+    ``classification {name, color: [r, g, b]}`` and an optional ``measurements.score``.
 
     Args:
         path: output ``.geojson`` file.
@@ -260,8 +269,14 @@ def write_geojson(path, points, classes=None, class_names=None, scores=None, col
         class_names: names for integer classes.
         scores: optional (N,) confidences.
         colours: optional {class name: [r, g, b]}; defaults to a fixed palette.
+        id_prefix: what makes the feature ids unique across files (default: the file name); each
+            feature's id is a UUID derived from it and the cell's index, so re-running gives the
+            same ids and two images never share one.
     """
+    import uuid
+
     pts = _checks.as_points(points)
+    prefix = os.path.basename(os.fspath(path)) if id_prefix is None else str(id_prefix)
     names = None if classes is None else _class_labels(classes, len(pts), class_names)
     if scores is not None:
         scores = np.asarray(scores, dtype=np.float64).reshape(-1)
@@ -276,8 +291,8 @@ def write_geojson(path, points, classes=None, class_names=None, scores=None, col
             col = palette.get(names[k], [128, 128, 128])
             props["classification"] = {"name": names[k], "color": [int(c) for c in col]}
         if scores is not None:
-            props["measurements"] = {"probability": float(scores[k])}
-        features.append({"type": "Feature", "id": f"cell-{k}",
+            props["measurements"] = {"score": float(scores[k])}
+        features.append({"type": "Feature", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cellrepro/{prefix}/{k}")),
                          "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
                          "properties": props})
     atomic_write_text(path, json.dumps({"type": "FeatureCollection", "features": features}))
@@ -344,7 +359,7 @@ def read_geojson(path):
         cls = props.get("classification") or {}
         name = cls.get("name") if isinstance(cls, dict) else None
         meas = props.get("measurements") or {}
-        prob = meas.get("probability", np.nan) if isinstance(meas, dict) else np.nan
+        prob = meas.get("score", meas.get("probability", np.nan)) if isinstance(meas, dict) else np.nan
         for p in here:
             pts.append(p)
             names.append(name)

@@ -26,6 +26,8 @@ class InceptionBlock(keras.layers.Layer):
         kernel_initializer: initializer of every kernel (papers: glorot uniform).
     """
 
+    receptive_field_radius = 2   # two stacked 3x3 convolutions (for common.inference.receptive_field)
+
     def __init__(self, filters: int, batch_norm: bool = False, kernel_initializer="glorot_uniform", **kwargs):
         super().__init__(**kwargs)
         if int(filters) <= 0:

@@ -17,6 +17,7 @@ remainder), so the class counts of a dataset match the proportions to within one
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -295,7 +296,7 @@ def _render(spec: KindSpec, labels: np.ndarray, h: int, w: int, rng: np.random.G
     return img, centres, box_arr
 
 
-def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0):
+def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_factor: float | None = None):
     """Makes a deterministic synthetic dataset.
 
     Args:
@@ -305,6 +306,8 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0):
         n_images: number of images.
         size: image side, or (height, width).
         seed: random seed; the same arguments always give identical data.
+        faint_factor: stain strength of the kind's faint (rare) class relative to the others
+            (default: the kind's own, e.g. 0.35 for ``mihc``; 1.0 draws it like every class).
 
     Returns:
         list of :class:`common.datasets.Sample`, named ``<kind>_<seed>_<index>``.
@@ -318,6 +321,9 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0):
     if h < 32 or w < 32:
         raise ValueError(f"size must be at least 32 x 32 pixels, got {h} x {w}")
     spec = KINDS[kind]
+    if faint_factor is not None:
+        faint_factor = _checks.positive(faint_factor, "faint_factor")
+        spec = dataclasses.replace(spec, faint_factor=float(faint_factor))
     children = np.random.SeedSequence([int(seed), sum(map(ord, kind))]).spawn(n_images + 1)
     alloc_rng = np.random.default_rng(children[0])
     per_image = alloc_rng.poisson(spec.density * h * w / 1e4, size=n_images)

@@ -9,7 +9,8 @@ import tempfile
 import keras
 import numpy as np
 
-__all__ = ["run_config_roundtrip", "run_model_saving_test", "run_serialization_test"]
+__all__ = ["run_config_roundtrip", "run_determinism_check", "run_dtype_check", "run_fit_check", "run_model_saving_test",
+           "run_serialization_test"]
 
 
 def _outputs(model, inputs):
@@ -72,3 +73,49 @@ def run_config_roundtrip(model: keras.Model, inputs=None, atol: float = 1e-6):
             if not np.allclose(a, b, atol=atol, rtol=0):
                 raise AssertionError("outputs differ after get_config/from_config with copied weights")
     return clone
+
+
+def run_fit_check(model: keras.Model, data, steps: int = 2, loss_drops: bool = True):
+    """Trains a compiled model ``steps`` steps on ``data`` (a repeated dataset or an (x, y) tuple);
+    the loss must stay finite and (with ``loss_drops``) end below where it started, and the
+    trainable weights must change. Returns the per-step losses."""
+    before = [keras.ops.convert_to_numpy(w) for w in model.trainable_weights]
+    x, y = data if isinstance(data, tuple) else (data, None)
+    losses = []
+
+    class Record(keras.callbacks.Callback):
+        def on_train_batch_end(self, batch, logs=None):
+            losses.append(float((logs or {})["loss"]))
+
+    model.fit(x, y, epochs=1, steps_per_epoch=steps, verbose=0, shuffle=False, callbacks=[Record()])
+    if not np.all(np.isfinite(losses)):
+        raise AssertionError(f"the loss became non-finite: {losses}")
+    if loss_drops and not losses[-1] < losses[0]:
+        raise AssertionError(f"{steps} training steps did not reduce the loss: {losses}")
+    if all(np.array_equal(a, keras.ops.convert_to_numpy(b)) for a, b in zip(before, model.trainable_weights)):
+        raise AssertionError("training did not change any trainable weight")
+    return losses
+
+
+def run_dtype_check(model: keras.Model, inputs, dtype: str = "float32"):
+    """Every output of ``model`` on ``inputs`` has ``dtype`` and is finite."""
+    for k, out in enumerate(_outputs(model, inputs)):
+        if out.dtype != np.dtype(dtype):
+            raise AssertionError(f"output {k} has dtype {out.dtype}, expected {dtype}")
+        if not np.all(np.isfinite(out)):
+            raise AssertionError(f"output {k} has non-finite values")
+
+
+def run_determinism_check(train_once, atol: float = 0.0):
+    """``train_once()`` (seeds, builds, trains, returns the model) run twice must give the same weights
+    bit for bit (``atol=0``)."""
+    a = [keras.ops.convert_to_numpy(w) for w in train_once().weights]
+    b = [keras.ops.convert_to_numpy(w) for w in train_once().weights]
+    if len(a) != len(b):
+        raise AssertionError(f"{len(a)} weights in the first run, {len(b)} in the second")
+    for k, (u, v) in enumerate(zip(a, b)):
+        same = np.array_equal(u, v) if atol == 0 else np.allclose(u, v, atol=atol, rtol=0)
+        if not same:
+            raise AssertionError(f"weight {k} differs between two runs from one seed "
+                                 f"(max diff {np.max(np.abs(u - v))})")
+    return a

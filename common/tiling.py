@@ -101,13 +101,13 @@ def _tiles(image, tile_size, margin, pad_mode, progress, desc):
     padded = _pad(img, int(tile_size), pad_mode)
     grid = tile_grid((h, w), tile_size, margin)
     if progress and len(grid) > 1:
-        from tqdm.auto import tqdm
-        grid = tqdm(grid, desc=desc, unit="tile")
+        from common.progress import progress_bar
+        grid = progress_bar(grid, desc=desc, unit="tile")
     return padded, grid, h, w
 
 
 def tiled_map(image, predictor: Callable, tile_size: int, margin: int, pad_mode: str = "reflect",
-              progress: bool = False) -> np.ndarray:
+              progress: bool = False, batch_size: int | None = None) -> np.ndarray:
     """Runs a per-tile map predictor and stitches the tile cores.
 
     Args:
@@ -117,21 +117,40 @@ def tiled_map(image, predictor: Callable, tile_size: int, margin: int, pad_mode:
         margin: pixels discarded at each inner tile edge (half the overlap).
         pad_mode: how an image smaller than a tile is padded (``"error"`` refuses).
         progress: show a progress bar.
+        batch_size: when given, ``predictor`` takes a stack of up to ``batch_size`` tiles
+            ``(B, T, T[, C])`` and returns ``(B, T, T[, K])``: tiles run batched.
 
     Returns:
         The stitched (H, W[, K]) map.
     """
     padded, grid, h, w = _tiles(image, tile_size, margin, pad_mode, progress, "tiled map")
+    if batch_size is not None:
+        batch_size = _checks.positive(batch_size, "batch_size", integer=True)
+    step = batch_size or 1
     out = None
+    chunk: list = []
+
+    def flush(chunk):
+        nonlocal out
+        tiles = [padded[t.y0:t.y0 + tile_size, t.x0:t.x0 + tile_size] for t in chunk]
+        preds = np.asarray(predictor(np.stack(tiles))) if batch_size else [np.asarray(predictor(tiles[0]))]
+        if batch_size and len(preds) != len(tiles):
+            raise ValueError(f"predictor returned {len(preds)} maps for a batch of {len(tiles)} tiles")
+        for t, tile, pred in zip(chunk, tiles, preds):
+            if pred.shape[:2] != tile.shape[:2]:
+                raise ValueError(f"predictor returned shape {pred.shape} for a tile of shape {tile.shape}")
+            if out is None:
+                out = np.zeros((h, w) + pred.shape[2:], dtype=pred.dtype)
+            cy0, cy1, cx0, cx1 = t.core
+            out[cy0:cy1, cx0:cx1] = pred[cy0 - t.y0:cy1 - t.y0, cx0 - t.x0:cx1 - t.x0]
+
     for t in grid:
-        tile = padded[t.y0:t.y0 + tile_size, t.x0:t.x0 + tile_size]
-        pred = np.asarray(predictor(tile))
-        if pred.shape[:2] != tile.shape[:2]:
-            raise ValueError(f"predictor returned shape {pred.shape} for a tile of shape {tile.shape}")
-        if out is None:
-            out = np.zeros((h, w) + pred.shape[2:], dtype=pred.dtype)
-        cy0, cy1, cx0, cx1 = t.core
-        out[cy0:cy1, cx0:cx1] = pred[cy0 - t.y0:cy1 - t.y0, cx0 - t.x0:cx1 - t.x0]
+        chunk.append(t)
+        if len(chunk) == step:
+            flush(chunk)
+            chunk = []
+    if chunk:
+        flush(chunk)
     return out
 
 

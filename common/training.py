@@ -1,12 +1,16 @@
 """Training plumbing shared by the papers: seeds, run folders, early stopping, checkpoints, resume.
 
-A run folder holds everything one training run needs to describe and continue itself::
+Every trained model of every paper has a run folder with the same names::
 
-    <run>/config.json        the paper config the run used (written by the caller via RunDir)
+    <run>/config.json        the paper config the run used (``PaperConfig.save``)
+    <run>/data.json          what it was trained on: data description, class names, split sizes
+    <run>/model.keras        the trained model (best validation epoch)
+    <run>/postprocess.json   the tuned post-processing: method, thresholds / distances, where from
+    <run>/sweep.csv          every validation setting tried while tuning
+    <run>/history.csv        one row per finished epoch
+    <run>/state.json         epoch, best value, epochs without improvement, stopped flag
     <run>/best.weights.h5    weights of the epoch with the lowest monitored value
     <run>/last.keras         full model + optimizer state after the latest finished epoch
-    <run>/state.json         epoch, best value, epochs without improvement, stopped flag
-    <run>/history.csv        one row per finished epoch
 
 Every file is written atomically, so an interrupted run resumes from its last finished epoch.
 """
@@ -25,6 +29,11 @@ from common.io import atomic_write_text
 
 __all__ = ["RunDir", "RunKeeper", "fit", "set_seed"]
 
+MODEL_FILE = "model.keras"
+POSTPROCESS_FILE = "postprocess.json"
+SWEEP_FILE = "sweep.csv"
+DATA_FILE = "data.json"
+
 
 def set_seed(seed: int) -> None:
     """Seeds Python, NumPy and the Keras backend (``keras.utils.set_random_seed``)."""
@@ -36,11 +45,14 @@ def set_seed(seed: int) -> None:
 class RunDir:
     """Paths and small helpers for one run folder (created on first use)."""
 
-    def __init__(self, path):
+    def __init__(self, path, create: bool = True):
         if path is None or not os.fspath(path):
             raise ValueError("run folder path must be a non-empty path")
         self.path = os.fspath(path)
-        os.makedirs(self.path, exist_ok=True)
+        if create:
+            os.makedirs(self.path, exist_ok=True)
+        elif not os.path.isdir(self.path):
+            raise FileNotFoundError(f"no run folder at {self.path}")
 
     def file(self, name: str) -> str:
         return os.path.join(self.path, name)
@@ -61,6 +73,46 @@ class RunDir:
     def history_path(self) -> str:
         return self.file("history.csv")
 
+    @property
+    def model_path(self) -> str:
+        return self.file(MODEL_FILE)
+
+    def save_model(self, model) -> str:
+        """Saves the trained model as ``model.keras`` atomically."""
+        _atomic_keras_save(self.model_path, model.save)
+        return self.model_path
+
+    def write_data(self, train, val, **extra) -> str:
+        """``data.json``: the data description, class names and split sizes of a training run."""
+        import numpy as np
+
+        counts = np.zeros(len(train[0].class_names), np.int64)
+        for s in train:
+            lab = s.classes[s.classes >= 0]
+            counts += np.bincount(lab, minlength=len(counts))
+        return self.write_json(DATA_FILE, {
+            "description": getattr(train, "description", ""), "class_names": list(train[0].class_names),
+            "train_images": len(train), "val_images": len(val),
+            "train_cells": int(sum(len(s.points) for s in train)),
+            "train_cells_per_class": [int(n) for n in counts], **extra})
+
+    def write_postprocess(self, method: str, params: dict, sweep=None, source: str = "") -> str:
+        """``postprocess.json`` (default ``method`` and every method's tuned ``params``) and
+        ``sweep.csv`` (every setting tried, with a ``method`` column)."""
+        from common.io import atomic_path
+
+        if method not in params:
+            raise ValueError(f"the default method {method!r} has no parameters in {sorted(params)}")
+        if sweep is not None:
+            with atomic_path(self.file(SWEEP_FILE)) as tmp:
+                sweep.to_csv(tmp, index=False)
+        return self.write_json(POSTPROCESS_FILE, {"method": method, "params": params, "source": source,
+                                                  "sweep": SWEEP_FILE if sweep is not None else None})
+
+    def postprocess(self) -> dict:
+        """The tuned post-processing of the run ({} when it has none yet)."""
+        return self.read_json(POSTPROCESS_FILE) or {}
+
     def write_json(self, name: str, obj) -> str:
         path = self.file(name)
         atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
@@ -70,8 +122,11 @@ class RunDir:
         path = self.file(name)
         if not os.path.exists(path):
             return None
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
 
     def state(self) -> dict | None:
         """The saved training state, or None for a fresh folder."""
@@ -205,9 +260,11 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
     keeper = RunKeeper(run, monitor=monitor, patience=patience)
     if not keeper.stopped and initial_epoch < epochs:
         x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
+        from common.progress import keras_verbose
+
         model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                   steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                  callbacks=[keeper, *callbacks], verbose=verbose, shuffle=False)
+                  callbacks=[keeper, *callbacks], verbose=keras_verbose(verbose), shuffle=False)
     if restore_best and os.path.exists(run.best_weights):
         model.load_weights(run.best_weights)
     return model, run.history()

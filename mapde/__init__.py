@@ -5,16 +5,24 @@ wrapped by the same filter as a fixed, non-trainable convolution (MapDe) is trai
 weighted cross-entropy; Lucy-Richardson deconvolution of its output with the filter as PSF gives
 the cell centres. ``mapde.reproduce.table1`` prints Table 1 (Proposed, MapDe-Peak,
 MapDe-feat(L-1), Micro-Net-Peak, SC-CNN) beside the paper's; ``python -m mapde
-reproduce|train|predict|evaluate`` is the command line.
+reproduce|train|predict|evaluate`` is the command line; ``mapde.load(run).predict(image)`` gives
+the cells of an image.
+
+Attributes are imported on first use (PEP 562), so ``import mapde`` does not import TensorFlow.
 """
 
-from mapde import losses  # noqa: F401  (registers MapDeLoss for loading compiled .keras files)
-from mapde.config import TABLE1_ROWS, VARIANTS, MapDeConfig
-from mapde.evaluate import locate, location_map, predict_maps, tune
-from mapde.losses import MapDeLoss, label_estimate
-from mapde.model import MapDe, MicroNet, build_mapde, build_micronet
-from mapde.train import train_model, train_sccnn
+from common import lazy_attributes
 
-__all__ = ["TABLE1_ROWS", "VARIANTS", "MapDe", "MapDeConfig", "MapDeLoss", "MicroNet", "build_mapde",
-           "build_micronet", "label_estimate", "locate", "location_map", "predict_maps", "train_model",
-           "train_sccnn", "tune"]
+TITLE = "MapDe - mapping filter + Lucy-Richardson deconvolution (Raza et al., ISBI 2019)"
+
+_LAZY = {
+    "MapDeConfig": "mapde.config", "TABLE1_ROWS": "mapde.config", "VARIANTS": "mapde.config",
+    "MapDe": "mapde.model", "MicroNet": "mapde.model", "build_mapde": "mapde.model", "build_micronet": "mapde.model",
+    "MapDeLoss": "mapde.losses", "label_estimate": "mapde.losses",
+    "MapDePredictor": "mapde.evaluate", "load": "mapde.evaluate", "locate": "mapde.evaluate",
+    "location_map": "mapde.evaluate", "train_model": "mapde.train",
+    "train_sccnn": "mapde.train",
+}
+__all__ = ["TITLE", *sorted(_LAZY)]
+
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

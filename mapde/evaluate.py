@@ -1,111 +1,53 @@
-"""MapDe inference and cell location (section 2.3, Table 1), tuning on validation data, scoring.
+"""MapDe inference and cell location (section 2.3, Table 1) on the shared predictor and calibration.
 
-The four location methods of Table 1 (plus SC-CNN's peaks):
+The location methods of Table 1 (plus SC-CNN's peaks):
 
-* ``"deconv"`` (Proposed): Lucy-Richardson deconvolution of the output with the mapping filter as
-  PSF (2 iterations), threshold, centroids of the regions. One parameter: the threshold.
+* ``"deconv"`` (Proposed): Lucy-Richardson deconvolution with the mapping filter as PSF (2
+  iterations) of the output (``deconv_input="raw"``, the paper) or of our label estimate
+  ``sigmoid(y - log w)`` (``"label_estimate"``), threshold, centroids. One parameter: the threshold.
 * ``"peak"`` (MapDe-Peak, Micro-Net-Peak, SCCNN): local maxima; threshold and minimum distance.
 * ``"feat"`` (MapDe-feat(L-1)): the layer L-1 map denoised by a guided filter guided by the input
   image, thresholded, centroids of the regions. One parameter: the threshold.
 
-Thresholds are searched over quantiles of the validation maps' local-maximum values (the network
-output is a score of no fixed scale), so one rule serves every model.
+Thresholds are searched over the validation maps' own local-maximum values (the network output is a
+score of no fixed scale) and refined around the best (``common.evaluation.calibrate``).
 """
 
 from __future__ import annotations
 
+import dataclasses
+import os
+
 import numpy as np
-import pandas as pd
 
 from common import _checks
 from common.baselines.sccnn import SCCNN, sccnn_map
 from common.deconv import richardson_lucy
+from common.evaluation import calibrate as _calibrate
+from common.inference import Detections, Predictor, receptive_field, resolve_run, score_at
 from common.labels import mapping_filter
-from common.matching import detection_scores
 from common.postprocess import guided_filter, peak_points, threshold_centroids
-from common.tiling import tiled_map
 from mapde.losses import label_estimate
 from mapde.model import INPUT_SIZE, MapDe, MicroNet
 
-__all__ = ["METHODS", "locate", "location_map", "predict_maps", "predict_samples", "score_points", "threshold_grid",
-           "tune"]
+__all__ = ["METHODS", "MapDePredictor", "calibrate", "default_method", "load", "locate", "location_map",
+           "methods_for"]
 
 METHODS = ("deconv", "peak", "feat")
-_INFER: dict = {}
 
 
-def _inference_fn(model):
-    """``tile (252, 252, 3) -> (H, W, K)`` stacked maps; K = C (score) or 2C (score, L-1)."""
-    key = id(model)
-    hit = _INFER.get(key)
-    if hit is not None and hit[0] is model:
-        return hit[1]
-    if isinstance(model, MapDe):
-        net = model.feature_model()
-
-        def fn(tile):
-            y, f = net(tile[None].astype(np.float32), training=False)
-            return np.concatenate([np.asarray(y)[0], np.asarray(f)[0]], axis=-1)
-    elif isinstance(model, MicroNet):
-        def fn(tile):
-            y = model(tile[None].astype(np.float32), training=False)
-            return np.asarray(y["main"] if isinstance(y, dict) else y)[0]
-    else:
-        raise ValueError(f"model must be a MapDe, MicroNet or SCCNN, got {type(model).__name__}")
-    _INFER.clear()
-    _INFER[key] = (model, fn)
-    return fn
+def methods_for(model_kind: str) -> tuple:
+    """The location methods a trained model supports: all three for MapDe, peaks otherwise."""
+    return METHODS if model_kind == "mapde" else ("peak",)
 
 
-def predict_maps(model, image, tile: bool = True, margin: int = 32, progress: bool = False) -> dict:
-    """Output maps of one RGB image of any size.
-
-    Args:
-        model: a trained :class:`MapDe`, :class:`MicroNet` or :class:`common.baselines.sccnn.SCCNN`.
-        image: (H, W, 3) uint8 RGB.
-        tile: cut images into 252 x 252 tiles overlapping by ``2 * margin`` (smaller images are
-            reflect-padded). With ``tile=False`` the image must be exactly 252 x 252.
-        margin: pixels dropped at inner tile edges.
-        progress: progress bar over tiles.
-
-    Returns:
-        ``{"map": (H, W, C) score}`` plus ``"feat"`` (layer L-1, (H, W, C)) for MapDe.
-    """
-    image = _checks.as_rgb_image(image, "image")
-    h, w = image.shape[:2]
-    if isinstance(model, SCCNN):
-        return {"map": sccnn_map(model, image)[..., None]}
-    fn = _inference_fn(model)
-    if not tile:
-        if (h, w) != (INPUT_SIZE, INPUT_SIZE):
-            what = "smaller" if min(h, w) < INPUT_SIZE else "larger"
-            raise ValueError(f"image is {h}x{w}, {what} than Micro-Net's {INPUT_SIZE}x{INPUT_SIZE} input and "
-                             "tiling is off; pass tile=True to tile (and pad) it")
-        out = fn(image)
-    else:
-        margin = _checks.non_negative(margin, "margin", integer=True)
-        out = tiled_map(image, fn, INPUT_SIZE, margin, pad_mode="reflect", progress=progress)
-    if isinstance(model, MapDe):
-        c = model.n_channels
-        return {"map": out[..., :c], "feat": out[..., c:]}
-    return {"map": out}
+def default_method(model_kind: str) -> str:
+    return "deconv" if model_kind == "mapde" else "peak"
 
 
-def predict_samples(model, samples, margin: int = 32, progress: bool = False) -> list:
-    """:func:`predict_maps` of every sample, with an optional progress bar over images."""
-    from keras.utils import Progbar
-
-    bar = Progbar(len(samples), verbose=1 if progress else 0, unit_name="image")
-    out = []
-    for s in samples:
-        out.append(predict_maps(model, s.image, margin=margin))
-        bar.add(1)
-    return out
-
-
-def location_map(maps: dict, image, method: str, config) -> np.ndarray:
-    """The (H, W, C) maps a location method thresholds: deconvolved label estimate (``"deconv"``),
-    the score itself (``"peak"``) or the guided-filtered layer L-1 map (``"feat"``)."""
+def location_map(maps: dict, image, method: str, config, deconv_input: str | None = None) -> np.ndarray:
+    """The (H, W, C) map a location method thresholds: the deconvolved output (``"deconv"``), the
+    score itself (``"peak"``) or the guided-filtered layer L-1 map (``"feat"``)."""
     _checks.one_of(method, METHODS, "method")
     if method == "feat":
         if "feat" not in maps:
@@ -115,9 +57,13 @@ def location_map(maps: dict, image, method: str, config) -> np.ndarray:
                          for c in range(f.shape[-1])], axis=-1)
     score = maps["map"]
     if method == "deconv":
+        deconv_input = deconv_input or config.deconv_input
+        _checks.one_of(deconv_input, ("raw", "label_estimate"), "deconv_input")
         psf = mapping_filter(config.radius, config.filter_size)
-        est = label_estimate(np.moveaxis(score, -1, 0), config.pos_weight)
-        return np.moveaxis(richardson_lucy(est, psf, config.deconv_iterations), 0, -1)
+        src = np.moveaxis(score, -1, 0).astype(np.float32)
+        if deconv_input == "label_estimate":
+            src = label_estimate(src, config.pos_weight)
+        return np.moveaxis(richardson_lucy(src, psf, config.deconv_iterations), 0, -1)
     return score
 
 
@@ -145,67 +91,134 @@ def locate(lmap, method: str, threshold: float, min_distance: int = 4, min_area:
     return (points, np.concatenate(cls)) if return_classes else points
 
 
-def threshold_grid(lmaps, n: int = 24) -> np.ndarray:
-    """About ``n`` candidate thresholds from the validation maps themselves: half are quantiles
-    (2%-98%) of the values of their local maxima above 1% of the largest, half are evenly spaced
-    up to 95% of the largest (many weak background maxima would otherwise crowd the quantiles).
-    The network output is a score of no fixed scale, so a data-driven grid serves every model."""
-    from skimage.feature import peak_local_max
-
-    n = _checks.positive(n, "n", integer=True)
-    vals = []
-    for m in lmaps:
-        m = np.asarray(m)
-        m = m.max(axis=-1) if m.ndim == 3 else m
-        rc = peak_local_max(m, min_distance=2, exclude_border=False)
-        vals.append(m[rc[:, 0], rc[:, 1]] if len(rc) else np.zeros(0))
-    v = np.concatenate(vals) if vals else np.zeros(0)
-    if not len(v) or not np.max(v) > 0:
-        raise ValueError("the maps are all zero: the model detects nothing to threshold (is it trained?)")
-    top = float(np.max(v))
-    v = v[v > 0.01 * top]
-    half = max(1, n // 2)
-    return np.unique(np.concatenate([np.quantile(v, np.linspace(0.02, 0.98, half)),
-                                     np.linspace(0.02 * top, 0.95 * top, n - half + 1)[1:]]))
-
-
-def tune(lmaps, samples, method: str, config) -> tuple[dict, pd.DataFrame]:
-    """Best threshold (and peak distance) on validation maps by F1 at ``config.match_radius``.
+def calibrate(lmaps, samples, method: str, config, what: str = ""):
+    """Best threshold (and peak distance) on validation location maps by F1 at ``config.match_radius``.
 
     Returns:
-        ``(params, sweep)``: ``{"threshold", "min_distance"}`` of the best F1 and the full sweep
-        (one row per setting with Precision, Recall, F1Score).
+        ``(params, sweep)`` as :func:`common.evaluation.calibrate` gives them, with ``min_area``
+        (and ``min_distance`` for peaks).
     """
     _checks.one_of(method, METHODS, "method")
-    if len(lmaps) != len(samples) or not len(samples):
-        raise ValueError(f"{len(lmaps)} maps for {len(samples)} samples")
-    gts = [s.points for s in samples]
-    if not sum(len(g) for g in gts):
-        raise ValueError("the validation samples have no annotated cells (empty annotations): nothing to tune on")
-    grid = threshold_grid(lmaps, config.n_thresholds)
-    dists = config.min_distances if method == "peak" else (None,)
-    rows = []
-    for d in dists:
-        for thr in grid:
-            thr = float(thr)
-            preds = [locate(m, method, thr, d or 1, config.min_area) for m in lmaps]
-            sc = detection_scores(preds, gts, config.match_radius)
-            rows.append({"min_distance": d, "threshold": thr,
-                         "Precision": sc.precision, "Recall": sc.recall, "F1Score": sc.f1})
-    sweep = pd.DataFrame(rows)
-    best = sweep.loc[sweep["F1Score"].idxmax()]
-    params = {"threshold": float(best["threshold"]),
-              "min_distance": None if best["min_distance"] is None or pd.isna(best["min_distance"])
-              else int(best["min_distance"])}
+    grid = {"min_distance": list(config.min_distances)} if method == "peak" else None
+
+    def fn(m, threshold, min_distance=1):
+        return locate(m, method, threshold, min_distance, config.min_area)
+
+    params, sweep = _calibrate(lmaps, samples, fn, config.match_radius, grid=grid, n_thresholds=config.n_thresholds,
+                               limits={"min_distance": (1, None)}, what=what)
+    params["min_area"] = int(config.min_area)
     return params, sweep
 
 
-def score_points(preds, samples, radii) -> dict:
-    """``{radius: {"Precision", "Recall", "F1Score", "TP", "FP", "FN"}}`` with one-to-one matching."""
-    gts = [s.points for s in samples]
-    out = {}
-    for r in radii:
-        sc = detection_scores(preds, gts, float(r))
-        out[float(r)] = {"Precision": sc.precision, "Recall": sc.recall, "F1Score": sc.f1,
-                         "TP": sc.tp, "FP": sc.fp, "FN": sc.fn}
+class MapDePredictor(Predictor):
+    """A trained MapDe, Micro-Net (regression) or SC-CNN with the run's tuned location methods.
+
+    Micro-Net takes 252 x 252 inputs: larger images are cut into 252 px tiles (batched) that keep
+    as much of the network's reach as a 252 px tile allows; smaller ones are reflect-padded.
+    Micro-Net standardises each tile and resizes it whole at every encoder level, so tiles cannot
+    equal one pass exactly (``margin_note`` says so). SC-CNN runs densely over the whole image.
+    """
+
+    tile_size = INPUT_SIZE
+
+    def __init__(self, model, config, postprocess=None, class_names=None, folder=None, batch_size: int = 4):
+        if not isinstance(model, (MapDe, MicroNet, SCCNN)):
+            raise ValueError(f"model must be a MapDe, MicroNet or SCCNN, got {type(model).__name__}")
+        super().__init__(config, postprocess, class_names, folder)
+        self.model, self.batch_size = model, int(batch_size)
+        self.kind = "mapde" if isinstance(model, MapDe) else "micronet" if isinstance(model, MicroNet) else "sccnn"
+        if self.kind != "sccnn":
+            self.reach = receptive_field(model)[0]
+            self._fn = model.feature_model() if self.kind == "mapde" else model
+
+    def forward(self, tiles):
+        x = tiles.astype(np.float32)
+        if self.kind == "mapde":
+            y, f = self._fn(x, training=False)
+            return np.concatenate([np.asarray(y), np.asarray(f)], axis=-1)
+        y = self._fn(x, training=False)
+        return np.asarray(y["main"] if isinstance(y, dict) else y)
+
+    def split_maps(self, stacked):
+        if self.kind == "mapde":
+            c = self.model.n_channels
+            return {"map": stacked[..., :c], "feat": stacked[..., c:]}
+        return {"map": stacked}
+
+    def maps(self, image, progress: bool = False) -> dict:
+        if self.kind == "sccnn":
+            return {"map": sccnn_map(self.model, _checks.as_rgb_image(image, "image"))[..., None]}
+        return super().maps(image, progress=progress)
+
+    def location_map(self, maps, image, method: str, deconv_input: str | None = None):
+        return location_map(maps, image, method, self.config, deconv_input)
+
+    def detect(self, maps, image, method=None, threshold=None, min_distance=None, min_area=None,
+               deconv_input=None) -> Detections:
+        method = method or self.postprocess.get("method") or default_method(self.kind)
+        if method not in methods_for(self.kind):
+            raise ValueError(f"a {self.kind} model locates cells by {list(methods_for(self.kind))}, not {method!r}")
+        if method == "deconv":
+            deconv_input = deconv_input or self.config.deconv_input
+        key = "deconv:label_estimate" if method == "deconv" and deconv_input == "label_estimate" else method
+        tuned = {}
+        if threshold is None or (method == "peak" and min_distance is None):
+            tuned = self.tuned(key)[1]
+        threshold = tuned.get("threshold") if threshold is None else threshold
+        min_distance = tuned.get("min_distance", 1) if min_distance is None else min_distance
+        min_area = self.config.min_area if min_area is None else min_area
+        lmap = location_map(maps, image, method, self.config, deconv_input)
+        pts, ch = locate(lmap, method, float(threshold), int(min_distance), int(min_area), return_classes=True)
+        scores = np.array([score_at(lmap[..., c], p[None])[0] for p, c in zip(pts, ch)]) if len(pts) else np.zeros(0)
+        if self.config.per_class and self.class_names:
+            return Detections(pts, scores, ch, None, self.class_names)
+        return Detections(pts, scores)
+
+
+def load(run) -> MapDePredictor:
+    """The predictor of a MapDe run folder (or a ``.keras`` file inside one): ``model.keras``,
+    ``config.json``, ``postprocess.json`` and ``data.json``."""
+    import keras
+
+    import mapde.losses  # noqa: F401  (registers the loss of compiled files)
+    from common.baselines import sccnn  # noqa: F401
+    from common.training import RunDir
+    from mapde.config import MapDeConfig
+
+    folder, file = resolve_run(run)
+    rd = RunDir(folder, create=False)
+    config = MapDeConfig.load(folder) if os.path.isfile(os.path.join(folder, "config.json")) else MapDeConfig()
+    model = keras.saving.load_model(file)
+    names = (rd.read_json("data.json") or {}).get("class_names")
+    return MapDePredictor(model, config, rd.postprocess(), names, folder)
+
+
+def calibrate_predictor(pred: MapDePredictor, val, methods=None, maps=None) -> tuple[dict, "object"]:
+    """Tunes every location method of ``pred`` on ``val``: ``({method: params}, sweep)``.
+
+    ``"deconv"`` is tuned for both inputs (``raw``, the paper, and ``label_estimate``); the paper's
+    is the default. ``maps`` may hold the validation maps already computed.
+    """
+    import pandas as pd
+
+    methods = methods or methods_for(pred.kind)
+    maps = maps if maps is not None else [pred.maps(s.image) for s in val]
+    params, sweeps = {}, []
+    for method in methods:
+        inputs = ("raw", "label_estimate") if method == "deconv" else (None,)
+        for di in inputs:
+            key = method if di in (None, "raw") else f"{method}:{di}"
+            lm = [location_map(m, s.image, method, pred.config, di) for m, s in zip(maps, val)]
+            p, sw = calibrate(lm, val, method, pred.config, what=f"MapDe {pred.kind} {key}")
+            if di:
+                p["deconv_input"] = di
+            params[key] = p
+            sweeps.append(sw.assign(method=key))
+    return params, pd.concat(sweeps, ignore_index=True)
+
+
+def with_config(pred: MapDePredictor, **changes) -> MapDePredictor:
+    """The same predictor with config fields changed (e.g. ``deconv_iterations``)."""
+    out = MapDePredictor(pred.model, dataclasses.replace(pred.config, **changes), pred.postprocess, pred.class_names,
+                         pred.folder, pred.batch_size)
     return out

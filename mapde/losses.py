@@ -29,8 +29,9 @@ class MapDeLoss(keras.losses.Loss):
       itself on a score scale tuned on validation data (TIAToolbox's released MapDe models use
       thresholds of 205-250 for the same reason), never ``sigmoid(y)``. Because the weight
       multiplies the odds, ``sigmoid(y - log w)`` is the estimate of ``t`` itself
-      (:func:`label_estimate`); Lucy-Richardson deconvolution, which models the output as a linear
-      blur of point sources, is applied to that estimate.
+      (:func:`label_estimate`). The paper deconvolves the raw output ``y`` (the default,
+      ``MapDeConfig.deconv_input="raw"``); deconvolving the estimate instead is offered as our
+      variant (``"label_estimate"``, Table 1 row "Proposed (label estimate)").
     * The label is clipped to [0, 1]: where two cells' mapped filters overlap the label exceeds 1,
       and with ``t > 1`` the ``(1 - t) * softplus(y)`` term is negative and unbounded below, so the
       loss would reward ``y -> inf`` there.
@@ -67,8 +68,10 @@ def label_estimate(score, pos_weight: float = 1000.0) -> np.ndarray:
     """The artificial-label estimate ``t = sigmoid(y - log w)`` from a :class:`MapDeLoss`-trained score.
 
     Inverts the per-pixel minimiser ``y* = log(w t / (1 - t))`` of the loss, so a map that matches
-    the labels maps back to ``f * dots`` (values in [0, 1), linear in the dots), the blurred point
-    sources that Lucy-Richardson deconvolution expects.
+    the labels maps back to the clipped artificial label ``min(f * dots, 1)``. That is linear in the
+    dots, as Lucy-Richardson assumes, only where the label is not clipped: where two cells are closer
+    than about 5 px their filters overlap above 1 and the estimate saturates. This is our step, not
+    the paper's: the paper deconvolves the raw output (``MapDeConfig.deconv_input``).
     """
     y = np.asarray(score, dtype=np.float32)
     if not float(pos_weight) > 0:

@@ -198,7 +198,8 @@ class MapDe(keras.Model):
 
     def get_config(self):
         return {"n_channels": self.n_channels, "width": self.width, "radius": self.radius,
-                "filter_size": self.filter_size, "dropout": self.dropout, "name": self.name, "trainable": self.trainable}
+                "filter_size": self.filter_size, "dropout": self.dropout, "name": self.name,
+                "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

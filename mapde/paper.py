@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-__all__ = ["MATCH_RADIUS_PX", "PROTOCOL", "TABLE1", "TABLE1_COLUMNS", "TIATOOLBOX_CRCHISTO", "table1"]
+__all__ = ["MATCH_RADIUS_PX", "PROTOCOL", "RENAME", "TABLE1", "TABLE1_COLUMNS", "TIATOOLBOX_CRCHISTO", "table1"]
 
 # Section 3: a detection within 6 px of an annotation is a TP (5 px "shows a similar pattern").
 MATCH_RADIUS_PX = 6.0
@@ -20,7 +20,9 @@ TABLE1 = {
     "Micro-Net-Peak": (0.7923, 0.7493, 0.7702),
     "SCCNN": (0.8178, 0.7263, 0.7694),
 }
-TABLE1_COLUMNS = ("Precision", "Recall", "F1Score")
+TABLE1_COLUMNS = ("Precision", "Recall", "F1")
+# The paper's own column names, for printed tables only (CSV files keep the shared names).
+RENAME = {"F1": "F1Score"}
 
 # TIAToolbox docs (pretrained mapde-crchisto / sccnn-crchisto): TP within 8 px, peak detection.
 TIATOOLBOX_CRCHISTO = {"MapDe-Peak": (0.81, 0.82, 0.81), "SCCNN": (0.82, 0.80, 0.81)}

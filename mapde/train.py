@@ -12,7 +12,7 @@ from mapde.data import check_annotated, mapde_dataset, steps_per_epoch
 from mapde.losses import MapDeLoss
 from mapde.model import build_mapde, build_micronet
 
-__all__ = ["optimizer", "train_model", "train_sccnn"]
+__all__ = ["optimizer", "train", "train_model", "train_sccnn"]
 
 
 def _check_config(config) -> MapDeConfig:
@@ -53,10 +53,8 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
         raise ValueError(f"train_model trains 'mapde' or 'micronet'; use train_sccnn for {config.model!r}")
     train, val = check_annotated(train, "training"), check_annotated(val, "validation")
     run = RunDir(run_dir)
-    run.write_json("config.json", config.to_dict())
-    run.write_json("data.json", {"description": getattr(train, "description", ""),
-                                 "class_names": list(train[0].class_names), "train_images": len(train),
-                                 "val_images": len(val), "train_cells": int(sum(len(s.points) for s in train))})
+    config.save(run.path)
+    run.write_data(train, val)
     steps = config.steps_per_epoch or steps_per_epoch(train, config.input_size, config.batch_size)
     set_seed(config.seed)
     n = _n_classes(train)
@@ -79,7 +77,7 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
         va = va.map(lambda x, t: (x, {k: t for k in ("main", "aux1", "aux2", "aux3")}))
     model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience, steps_per_epoch=steps,
                          resume=resume, verbose=verbose)
-    model.save(run.file("model.keras"))
+    run.save_model(model)
     return model, history
 
 
@@ -94,18 +92,41 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     config = _check_config(config)
     train, val = check_annotated(train, "training"), check_annotated(val, "validation")
     run = RunDir(run_dir)
-    run.write_json("config.json", config.to_dict())
+    config.save(run.path)
+    run.write_data(train, val)
     set_seed(config.seed)
-    kw = dict(patch_size=config.sccnn_patch, out_size=config.sccnn_out, radius=config.sccnn_radius)
-    xtr, ytr = sccnn_patches(train, config.sccnn_patches, seed=config.seed, **kw)
-    xva, yva = sccnn_patches(val, max(1000, config.sccnn_patches // 5), seed=config.seed + 1, **kw)
-    model = SCCNN(config.sccnn_patch, config.sccnn_out, config.sccnn_radius, width=config.sccnn_width, name="sccnn")
-    model.compile(optimizer=keras.optimizers.Adam(config.sccnn_lr), loss=SCCNNLoss())
+    g = config.group("sccnn_")
+    kw = dict(patch_size=g["patch"], out_size=g["out"], radius=g["radius"])
+    xtr, ytr = sccnn_patches(train, g["patches"], seed=config.seed, **kw)
+    xva, yva = sccnn_patches(val, max(1000, g["patches"] // 5), seed=config.seed + 1, **kw)
+    model = SCCNN(g["patch"], g["out"], g["radius"], width=g["width"], name="sccnn")
+    model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss=SCCNNLoss())
     import tensorflow as tf
 
-    tr = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(config.sccnn_batch)
+    tr = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(g["batch"])
     va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
-    model, history = fit(model, tr, va, run, epochs=config.sccnn_epochs, patience=config.patience, resume=resume,
+    model, history = fit(model, tr, va, run, epochs=g["epochs"], patience=config.patience, resume=resume,
                          verbose=verbose)
-    model.save(run.file("model.keras"))
+    run.save_model(model)
     return model, history
+
+
+def train(config: MapDeConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains ``config.model`` (``mapde``, ``micronet`` or ``sccnn``) in ``run_dir`` and tunes every
+    location method it supports on ``val`` (``postprocess.json``, ``sweep.csv``).
+
+    Returns:
+        The run's :class:`mapde.evaluate.MapDePredictor`.
+    """
+    from mapde.evaluate import MapDePredictor, calibrate_predictor, default_method
+
+    config = _check_config(config)
+    trainer = train_sccnn if config.model == "sccnn" else train_model
+    model, _ = trainer(config, train, val, run_dir, resume=resume, verbose=verbose)
+    pred = MapDePredictor(model, config, class_names=train[0].class_names, folder=str(run_dir))
+    params, sweep = calibrate_predictor(pred, val)
+    RunDir(run_dir).write_postprocess(default_method(pred.kind), params, sweep,
+                                      source=f"validation split ({len(val)} images), best F1 at "
+                                             f"{config.match_radius:g} px")
+    pred.postprocess = RunDir(run_dir).postprocess()
+    return pred

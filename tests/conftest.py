@@ -70,3 +70,33 @@ def notebook(monkeypatch):
         return scope
 
     return run
+
+
+@pytest.fixture(scope="session")
+def user_folder(tmp_path_factory):
+    """``user_folder(kind, n, size)``: a folder of ``images/`` + ``points.csv`` (with a class column)
+    made from synthetic samples, as a user would bring; returns ``(folder, samples)``."""
+    from common.io import write_image, write_points_csv
+    from common.synthetic import make_dataset
+
+    made = {}
+
+    def make(kind="mihc", n=6, size=64, seed=31):
+        key = (kind, n, size, seed)
+        if key in made:
+            return made[key]
+        root = tmp_path_factory.mktemp(f"folder_{kind}")
+        samples = make_dataset(kind, n, size, seed=seed)
+        os.makedirs(root / "images")
+        pts, names, cls = [], [], []
+        for k, s in enumerate(samples):
+            write_image(root / "images" / f"img{k}.png", s.image)
+            pts.append(s.points)
+            names += [f"img{k}.png"] * len(s.points)
+            cls.append(s.classes)
+        write_points_csv(root / "points.csv", np.concatenate(pts), image=names, classes=np.concatenate(cls),
+                         class_names=samples[0].class_names)
+        made[key] = (root, samples)
+        return made[key]
+
+    return make

@@ -206,7 +206,8 @@ def sccnn_map(model: SCCNN, image) -> np.ndarray:
     acc = np.zeros((_STRIDE * gh + 2 * o, _STRIDE * gw + 2 * o), np.float64)
     cnt = np.zeros_like(acc)
     grid = np.arange(o, dtype=np.float64)
-    d2 = (grid[None, None, :, None] - row[..., None, None]) ** 2 + (grid[None, None, None, :] - col[..., None, None]) ** 2
+    d2 = ((grid[None, None, :, None] - row[..., None, None]) ** 2
+          + (grid[None, None, None, :] - col[..., None, None]) ** 2)
     m = np.where(d2 <= model.radius ** 2, height[..., None, None] / (1.0 + d2 / 2.0), 0.0)   # (gh, gw, o, o)
     # Output pixel (i, j) of the patch at grid (gy, gx) is image pixel (4 gy - o//2 + i, 4 gx - o//2 + j);
     # acc is offset by o so every index is positive. One strided add per map pixel.

@@ -46,6 +46,19 @@ def test_papers_listing(capsys):
     assert all(p in out for p in cli.PAPERS)
 
 
-def test_console_script_help():
-    res = subprocess.run([sys.executable, "-m", "common.cli", "--help"], capture_output=True, text=True)
-    assert res.returncode == 0 and "reproduce" in res.stdout
+def test_console_script_help_and_papers_do_not_import_tensorflow():
+    code = ("import sys\nfrom common import cli\n"
+            "for argv in (['--help'], ['papers'], ['--version']):\n"
+            "    try:\n        cli.main(argv)\n    except SystemExit:\n        pass\n"
+            "assert 'tensorflow' not in sys.modules, 'imported TensorFlow'\n")
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    assert "reproduce" in res.stdout and "cellrepro 0.1.0" in res.stdout and "Hagos et al." in res.stdout
+
+
+def test_titles_live_in_the_packages():
+    import awarenet
+    import mapde
+
+    assert cli.title("awarenet") == awarenet.TITLE and cli.title("mapde") == mapde.TITLE
+    assert all(cli.title(p) != p for p in cli.PAPERS)

@@ -174,3 +174,32 @@ def test_images(tmp_path):
         io.write_image(tmp_path / "f.png", rgb.astype(np.float32))
     with pytest.raises(ValueError, match=r"\(H, W, 3\)"):
         io.write_image(tmp_path / "f.png", grey)
+
+
+@pytest.mark.parametrize("mask, mode", [(0o022, 0o644), (0o002, 0o664), (0o077, 0o600)])
+def test_atomic_writes_follow_the_umask(tmp_path, mask, mode):
+    from common.io import atomic_write_text, write_geojson, write_points_csv
+
+    old = os.umask(mask)
+    try:
+        atomic_write_text(tmp_path / "a.json", "{}")
+        write_points_csv(tmp_path / "p.csv", np.zeros((1, 2)))
+        write_geojson(tmp_path / "p.geojson", np.zeros((1, 2)))
+    finally:
+        os.umask(old)
+    for name in ("a.json", "p.csv", "p.geojson"):
+        assert (tmp_path / name).stat().st_mode & 0o777 == mode, name
+
+
+def test_geojson_ids_are_unique_across_files_and_stable(tmp_path):
+    from common.io import write_geojson
+
+    pts = np.array([[1.0, 2.0], [3.0, 4.0]])
+    write_geojson(tmp_path / "a.geojson", pts, scores=[0.5, 0.9])
+    write_geojson(tmp_path / "b.geojson", pts)
+    write_geojson(tmp_path / "a2.geojson", pts, id_prefix="a.geojson")
+    ids = {n: [f["id"] for f in json.loads((tmp_path / n).read_text())["features"]]
+           for n in ("a.geojson", "b.geojson", "a2.geojson")}
+    assert len(set(ids["a.geojson"]) | set(ids["b.geojson"])) == 4 and ids["a2.geojson"] == ids["a.geojson"]
+    feats = json.loads((tmp_path / "a.geojson").read_text())["features"]
+    assert [f["properties"]["measurements"]["score"] for f in feats] == [0.5, 0.9]

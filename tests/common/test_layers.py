@@ -4,7 +4,11 @@ import pytest
 
 from common import labels
 from common.layers import FixedConv2D, InceptionBlock, StopGradient
-from common.testing import run_config_roundtrip, run_model_saving_test, run_serialization_test
+from common.testing import (
+    run_config_roundtrip,
+    run_model_saving_test,
+    run_serialization_test,
+)
 
 
 def tiny_model(stop=True):

@@ -1,7 +1,8 @@
 import numpy as np
 import pytest
 
-from common import labels, postprocess as pp
+from common import labels
+from common import postprocess as pp
 
 
 def test_threshold_centroids_hand_made_map():
@@ -25,7 +26,8 @@ def test_threshold_centroids_weighted():
 def test_peak_points_hand_made_map():
     pts = np.array([[10.0, 10.0], [30.0, 12.0], [18.0, 30.0]])
     m = labels.mapped_label(pts, (40, 40))
-    np.testing.assert_allclose(pp.peak_points(m, min_distance=3, threshold=0.5), pts[[0, 1, 2]][np.argsort([10, 12, 30])])
+    expected = pts[[0, 1, 2]][np.argsort([10, 12, 30])]
+    np.testing.assert_allclose(pp.peak_points(m, min_distance=3, threshold=0.5), expected)
     assert len(pp.peak_points(m, 3, threshold=1.5)) == 0
     # Two dots 3 px apart: min_distance 4 keeps one peak, 1 keeps both.
     m2 = labels.mapped_label([[10, 10], [13, 10]], (25, 25))

@@ -3,7 +3,11 @@ import numpy as np
 import pytest
 
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
-from common.testing import run_config_roundtrip, run_model_saving_test, run_serialization_test
+from common.testing import (
+    run_config_roundtrip,
+    run_model_saving_test,
+    run_serialization_test,
+)
 
 
 def _segmenter(size=32):

@@ -6,8 +6,20 @@ import tensorflow as tf
 
 from common.baselines.sccnn import SCCNN, SCCNNLoss, SpatiallyConstrained, sccnn_target
 from common.layers import FixedConv2D
-from common.testing import run_config_roundtrip, run_model_saving_test, run_serialization_test
-from mapde import MapDe, MapDeConfig, MapDeLoss, MicroNet, build_mapde, build_micronet, label_estimate
+from common.testing import (
+    run_config_roundtrip,
+    run_model_saving_test,
+    run_serialization_test,
+)
+from mapde import (
+    MapDe,
+    MapDeConfig,
+    MapDeLoss,
+    MicroNet,
+    build_mapde,
+    build_micronet,
+    label_estimate,
+)
 from mapde.model import PerImageStandardization
 
 W = 1 / 32  # tiny width for tests
@@ -149,23 +161,3 @@ def test_label_estimate_inverts_the_loss_minimiser():
     assert label_estimate(np.zeros(3)).max() < 1e-3
     with pytest.raises(ValueError):
         label_estimate(y_star, 0)
-
-
-def test_config_presets_rows_and_errors():
-    from mapde import TABLE1_ROWS
-
-    cfg = MapDeConfig()
-    assert (cfg.input_size, cfg.width, cfg.radius, cfg.filter_size, cfg.pos_weight, cfg.learning_rate,
-            cfg.lr_decay, cfg.epochs, cfg.deconv_iterations, cfg.match_radius) == (252, 1.0, 5.0, 11, 1000.0, 1e-3,
-                                                                                  0.05, 100, 2, 6.0)
-    assert TABLE1_ROWS == ("Proposed", "MapDe-Peak", "MapDe-feat(L-1)", "Micro-Net-Peak", "SCCNN")
-    assert cfg.variant("Micro-Net-Peak").model == "micronet" and cfg.variant("Proposed").locate == "deconv"
-    assert MapDeConfig.from_dict(cfg.quick().to_dict()) == cfg.quick()
-    with pytest.raises(ValueError, match="252"):
-        MapDeConfig(input_size=256)
-    with pytest.raises(ValueError, match="unknown Table 1 row"):
-        cfg.variant("U-net")
-    with pytest.raises(ValueError, match="needs the MapDe model"):
-        MapDeConfig(model="micronet", locate="deconv")
-    with pytest.raises(ValueError, match="unknown MapDeConfig"):
-        MapDeConfig.from_dict({"lr": 1})

@@ -1,0 +1,215 @@
+"""One calibration and scoring path for every paper, with one metric vocabulary.
+
+* :func:`calibrate` chooses a location method's threshold (and any other parameter on a grid) on
+  validation maps by F1: thresholds are quantiles of the maps' own local-maximum values, refined
+  around the best, so the search never caps the answer; an optimum on the edge of what was searched
+  warns (:class:`EdgeOfSearchWarning`) and is recorded.
+* :func:`score` gives Precision, Recall, F1, TP, FP, FN per matching radius, plus the weighted
+  classification Precision / Recall / F1 over matched cells where the detections carry classes.
+
+``paper.py`` modules rename these columns for display only.
+"""
+
+from __future__ import annotations
+
+import itertools
+import warnings
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+from scipy import ndimage
+
+from common.matching import classification_scores, detection_scores
+
+__all__ = ["DETECTION_METRICS", "CLASS_METRICS", "EdgeOfSearchWarning", "calibrate", "score", "threshold_candidates"]
+
+DETECTION_METRICS = ("Precision", "Recall", "F1", "TP", "FP", "FN")
+CLASS_METRICS = ("Class Precision", "Class Recall", "Class F1")
+
+
+class EdgeOfSearchWarning(UserWarning):
+    """The best value of a calibrated parameter lies on the edge of the values searched."""
+
+
+def _local_maxima(m: np.ndarray, size: int = 5) -> np.ndarray:
+    """Values of the local maxima of a 2-D map (time linear in the pixels, plateaus included)."""
+    mx = ndimage.maximum_filter(m, size=size, mode="nearest")
+    return m[(m == mx)]
+
+
+def threshold_candidates(maps, n: int = 24, low: float | None = None, high: float | None = None) -> np.ndarray:
+    """About ``n`` thresholds from the maps themselves: quantiles of their local-maximum values.
+
+    Half are quantiles (1%-99.9%) of the local maxima above 1% of the largest; half are evenly
+    spaced between the smallest and the largest of those, so neither many weak maxima nor a few
+    strong ones crowd the grid. ``low`` / ``high`` clip the grid (e.g. probabilities lie in [0, 1)).
+
+    Raises:
+        ValueError: no maps, or maps without variance (a dead network: every pixel the same).
+    """
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"n must be >= 2, got {n}")
+    vals, lo, hi = [], np.inf, -np.inf
+    for m in maps:
+        m = np.asarray(m, dtype=np.float64)
+        m = m.max(axis=-1) if m.ndim == 3 else m
+        if not np.all(np.isfinite(m)):
+            raise ValueError("the maps contain NaN or infinite values")
+        lo, hi = min(lo, float(m.min())), max(hi, float(m.max()))
+        vals.append(_local_maxima(m))
+    if not vals:
+        raise ValueError("no maps to calibrate on")
+    if not hi > lo:
+        raise ValueError(f"the maps have no variance (every pixel is {hi:g}): the network output is constant, "
+                         "so there is nothing to threshold (was it trained? did its output die?)")
+    v = np.concatenate(vals)
+    top = float(v.max())
+    v = v[v > lo + 0.01 * (top - lo)]
+    if not len(v):
+        v = np.array([top])
+    half = max(1, n // 2)
+    grid = np.concatenate([np.quantile(v, np.linspace(0.01, 0.999, half)),
+                           np.linspace(float(v.min()), top, n - half + 2)[1:-1]])
+    # a threshold keeps pixels strictly above it: step one float32 ulp below each value so the value
+    # itself is kept (maps are float32; a float64 step would round back up to the value)
+    grid = np.nextafter(grid.astype(np.float32), np.float32(-np.inf)).astype(np.float64)
+    if low is not None:
+        grid = grid[grid >= low]
+    if high is not None:
+        grid = grid[grid < high]
+    grid = np.unique(grid)
+    if not len(grid):
+        raise ValueError(f"no threshold candidates inside [{low}, {high})")
+    return grid
+
+
+def _sweep_row(lmaps, gts, locate, radius, threshold, params, stage):
+    preds = [locate(m, threshold=float(threshold), **params) for m in lmaps]
+    sc = detection_scores(preds, gts, radius)
+    return {**params, "threshold": float(threshold), "stage": stage, **sc.as_dict()}
+
+
+def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str, Sequence] | None = None,
+              n_thresholds: int = 24, refine: int = 8, low: float | None = None, high: float | None = None,
+              limits: Mapping[str, tuple] | None = None, what: str = "") -> tuple[dict, pd.DataFrame]:
+    """The F1-best threshold (and grid parameters) of a location method on validation data.
+
+    Args:
+        lmaps: one location map per sample (what ``locate`` thresholds).
+        samples: the annotated validation samples (``.points``).
+        locate: ``locate(lmap, threshold=t, **params) -> (N, 2) points``.
+        radius: matching radius in pixels.
+        grid: other parameters to search, ``{name: values}`` (every combination).
+        n_thresholds: candidates from :func:`threshold_candidates`.
+        refine: extra thresholds tried evenly between the best candidate's neighbours.
+        low, high: bounds on the threshold (e.g. 0 and 1 for probabilities).
+        limits: ``{name: (lowest, highest)}`` natural limits of grid parameters (None: open); an
+            optimum at a natural limit is not an edge of the search (a peak distance of 1 px).
+        what: a label for warnings (``"AwareNet ExpWeightType1"``).
+
+    Returns:
+        ``(params, sweep)``: ``params`` holds ``threshold``, the grid values, ``F1`` (validation),
+        ``radius`` and ``edge`` (names of parameters whose best value is on the edge of the search);
+        ``sweep`` has one row per setting tried with Precision, Recall, F1, TP, FP, FN and ``stage``
+        (``grid`` or ``refine``).
+    """
+    lmaps = list(lmaps)
+    if len(lmaps) != len(samples) or not lmaps:
+        raise ValueError(f"{len(lmaps)} maps for {len(samples)} samples")
+    gts = [s.points for s in samples]
+    if not sum(len(g) for g in gts):
+        raise ValueError("the validation samples have no annotated cells: nothing to calibrate on")
+    cands = threshold_candidates(lmaps, n_thresholds, low, high)
+    grid = {k: list(v) for k, v in (grid or {}).items()}
+    for k, v in grid.items():
+        if not v:
+            raise ValueError(f"the grid of {k!r} is empty")
+    names = list(grid)
+    rows = []
+    for combo in itertools.product(*[grid[k] for k in names]) if names else [()]:
+        params = dict(zip(names, combo))
+        for t in cands:
+            rows.append(_sweep_row(lmaps, gts, locate, radius, t, params, "grid"))
+    sweep = pd.DataFrame(rows)
+    best = sweep.loc[sweep["F1"].idxmax()]
+    params = {k: _plain(best[k]) for k in names}
+    # refine the threshold between the best candidate's neighbours
+    k = int(np.searchsorted(cands, best["threshold"]))
+    lo_t = cands[k - 1] if k > 0 else cands[0]
+    hi_t = cands[k + 1] if k + 1 < len(cands) else cands[-1]
+    if refine and hi_t > lo_t:
+        for t in np.linspace(lo_t, hi_t, refine + 2)[1:-1]:
+            rows.append(_sweep_row(lmaps, gts, locate, radius, t, params, "refine"))
+        sweep = pd.DataFrame(rows)
+    same = np.ones(len(sweep), bool)
+    for name in names:
+        same &= (sweep[name] == params[name]).to_numpy()
+    sub = sweep[same]
+    best = sub.loc[sub["F1"].idxmax()]
+    thr = float(best["threshold"])
+    edge = []
+    searched = sub["threshold"].to_numpy()
+    if len(searched) > 1 and (thr <= searched.min() or thr >= searched.max()):
+        edge.append("threshold")
+    for name in names:
+        vals = sorted(grid[name])
+        lim = (limits or {}).get(name, (None, None))
+        at_low = params[name] == vals[0] and params[name] != lim[0]
+        at_high = params[name] == vals[-1] and params[name] != lim[1]
+        if len(vals) > 1 and (at_low or at_high):
+            edge.append(name)
+    if edge:
+        warnings.warn(f"{what + ': ' if what else ''}the best {', '.join(edge)} lies on the edge of the values "
+                      f"searched (threshold {thr:.4g}{''.join(f', {n} {params[n]}' for n in names)}); "
+                      "widen the search", EdgeOfSearchWarning, stacklevel=2)
+    out = {"threshold": thr, **params, "F1": float(best["F1"]), "radius": float(radius), "edge": edge}
+    return out, sweep.reset_index(drop=True)
+
+
+def _plain(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating,)):
+        return int(v) if float(v).is_integer() else float(v)
+    return v
+
+
+def score(detections, samples, radii, classes: bool | None = None) -> pd.DataFrame:
+    """Detection (and classification) scores of per-image detections against annotations.
+
+    Args:
+        detections: one :class:`common.inference.Detections` (or (N, 2) point array) per sample.
+        samples: the annotated samples.
+        radii: matching radius or radii in pixels.
+        classes: add the weighted classification Precision / Recall / F1 over matched cells whose
+            annotation has a class (default: when the detections carry classes).
+
+    Returns:
+        DataFrame indexed by ``radius`` with Precision, Recall, F1, TP, FP, FN and, with classes,
+        Class Precision, Class Recall, Class F1.
+    """
+    radii = [float(r) for r in np.atleast_1d(radii)]
+    if not radii or min(radii) <= 0:
+        raise ValueError(f"radii must be positive, got {radii}")
+    if len(detections) != len(samples):
+        raise ValueError(f"{len(detections)} detections for {len(samples)} samples")
+    pts = [getattr(d, "points", d) for d in detections]
+    gts = [s.points for s in samples]
+    has_classes = all(getattr(d, "classes", None) is not None for d in detections) and len(detections) > 0
+    classes = has_classes if classes is None else classes
+    if classes and not has_classes:
+        raise ValueError("classification scores need detections with classes")
+    rows = []
+    for r in radii:
+        row = {"radius": r, **detection_scores(pts, gts, r).as_dict()}
+        if classes:
+            names = list(samples[0].class_names)
+            cs = classification_scores(pts, [d.classes for d in detections], gts, [s.classes for s in samples], r,
+                                       names)
+            row.update({"Class Precision": float(cs.loc["weighted", "Precision"]),
+                        "Class Recall": float(cs.loc["weighted", "Recall"]),
+                        "Class F1": float(cs.loc["weighted", "F1"])})
+        rows.append(row)
+    return pd.DataFrame(rows).set_index("radius")

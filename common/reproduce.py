@@ -1,0 +1,131 @@
+"""Publishing a paper's tables, written once for every paper.
+
+A paper's ``reproduce.py`` keeps only its rows: it resolves its config with :func:`resolve_config`,
+computes its DataFrames, and hands each to :func:`publish` with :func:`provenance`; :func:`finish`
+writes ``command.txt``. Tables keep the shared metric names (Precision, Recall, F1, ...) in their
+CSV; ``rename`` maps them to the paper's own column names in the printed and Markdown tables.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Mapping
+
+import pandas as pd
+
+from common.io import atomic_write_text
+from common.reporting import hardware_summary, to_markdown, write_table
+
+__all__ = ["display", "finish", "output_folder", "provenance", "publish", "resolve_config"]
+
+
+def resolve_config(cls, config=None, quick: bool = False, data: str | None = None, overrides=None,
+                   epochs: int | None = None):
+    """The run's config: ``config`` or the preset, then the data name, overrides and epoch cap.
+
+    Args:
+        cls: the paper's config class.
+        config: a config to start from (replaces the preset).
+        quick: start from ``cls.quick()``.
+        data: the dataset name or folder (stored in the config).
+        overrides: ``{field: value}`` or ``["KEY=VALUE", ...]`` (type-checked, recorded).
+        epochs: cap every trained model's epochs.
+    """
+    if config is None:
+        config = cls.quick() if quick else cls()
+    if not isinstance(config, cls):
+        raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+    if data is not None:
+        if not isinstance(data, str) or not data:
+            raise ValueError(f"data must be a dataset name or folder, got {data!r}")
+        config = config.with_overrides(data=data)
+    if overrides:
+        if isinstance(overrides, Mapping):
+            if "data" in overrides:
+                raise ValueError("set the dataset with data=... (--data), not an override")
+            config = config.with_overrides(**overrides)
+        else:
+            config = config.with_text_overrides(overrides)
+    return config.cap_epochs(epochs)
+
+
+def output_folder(out, paper: str) -> str:
+    """``<out>/<paper>`` (a new temporary folder for ``out=None``)."""
+    base = tempfile.mkdtemp(prefix=f"{paper}_") if out is None else os.fspath(out)
+    return os.path.join(base, paper)
+
+
+def provenance(config, train, val, test, protocol: str, split: str, t0: float, command: str | None = None,
+               **extra) -> dict:
+    """The provenance lines every published table carries."""
+    n_cells = sum(len(s.points) for s in test)
+    meta = {
+        "data": f"{getattr(train, 'description', '') or config.data}; {n_cells} test cells",
+        "split": f"train {len(train)} / val {len(val)} / test {len(test)} images; {split}",
+        "protocol": protocol,
+        "config": config.describe() + "; " + config_summary(config),
+        **extra,
+        "hardware": hardware_summary(),
+        "wall time": f"{time.time() - t0:.0f} s",
+    }
+    if command:
+        meta["command"] = command
+    return meta
+
+
+def config_summary(config) -> str:
+    """The hyper-parameters a reader needs beside a number: learning rate(s), epochs, batch, seed."""
+    parts = []
+    for name in ("learning_rate", "classifier_lr", "sccnn_lr"):
+        if hasattr(config, name):
+            parts.append(f"{name} {getattr(config, name):g}")
+    for name in config.EPOCH_FIELDS:
+        parts.append(f"{name} {getattr(config, name)}")
+    for name in ("batch_size", "patience", "width", "input_size", "base_filters", "depth"):
+        if hasattr(config, name) and getattr(config, name) is not None:
+            parts.append(f"{name} {getattr(config, name)}")
+    parts.append(f"seed {config.seed}")
+    return ", ".join(parts)
+
+
+def display(df: pd.DataFrame, rename: Mapping[str, str] | None = None) -> pd.DataFrame:
+    """The table with shared metric names replaced by the paper's (``F1`` -> ``F1-score``)."""
+    if not rename:
+        return df
+
+    def name(col):
+        col = str(col)
+        for ours, theirs in rename.items():
+            if col == ours or col.startswith(ours + " ") or col.startswith(ours + "@"):
+                return theirs + col[len(ours):]
+        return col
+
+    return df.rename(columns=name)
+
+
+def publish(df: pd.DataFrame, folder, name: str, title: str, meta: Mapping[str, object] | None = None,
+            rename: Mapping[str, str] | None = None, floatfmt: str = ".3f", quiet: bool = False) -> tuple[str, str]:
+    """Writes ``<folder>/<name>.md`` (paper column names) and ``.csv`` (shared names) and prints it."""
+    meta = dict(meta if meta is not None else df.attrs.get("meta", {}))
+    shown = display(df, rename)
+    md_path, _ = write_table(shown, os.path.join(os.fspath(folder), name), title, meta, floatfmt)
+    csv_path = os.path.join(os.fspath(folder), name + ".csv")
+    from common.io import atomic_path
+
+    with atomic_path(csv_path) as tmp:
+        df.to_csv(tmp)
+    if not quiet:
+        print(f"\n{title}")
+        for k, v in meta.items():
+            print(f"  {k}: {v}")
+        print(to_markdown(shown, floatfmt))
+    return md_path, csv_path
+
+
+def finish(folder, command: str, t0: float, label: str) -> None:
+    """Writes ``command.txt`` and says where the results are."""
+    atomic_write_text(os.path.join(os.fspath(folder), "command.txt"),
+                      command + f"\n# total wall time {time.time() - t0:.0f} s\n")
+    print(f"\n{label} results written to {folder} ({time.time() - t0:.0f} s)")
