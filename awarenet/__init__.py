@@ -13,16 +13,8 @@ Attributes are imported on first use (PEP 562), so ``import awarenet`` does not 
 
 from common import lazy_attributes
 
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
+    "config": "AwareNetConfig TABLE2_ROWS VARIANTS", "losses": "WeightedDiceLoss",
+    "model": "AwareNetDetector CellClassifier build_classifier build_detector",
+    "train": "train_classifier train_detector", "evaluate": "AwareNetPredictor classify_cells detect load"})
 TITLE = "AwareNet - class-abundance weighted Dice for rare cells (Hagos et al., ISBI 2021)"
-
-_LAZY = {
-    "AwareNetConfig": "awarenet.config", "TABLE2_ROWS": "awarenet.config", "VARIANTS": "awarenet.config",
-    "AwareNetDetector": "awarenet.model", "CellClassifier": "awarenet.model", "build_classifier": "awarenet.model",
-    "build_detector": "awarenet.model", "WeightedDiceLoss": "awarenet.losses",
-    "AwareNetPredictor": "awarenet.evaluate", "classify_cells": "awarenet.evaluate", "detect": "awarenet.evaluate",
-    "load": "awarenet.evaluate", "train_classifier": "awarenet.train",
-    "train_detector": "awarenet.train",
-}
-__all__ = ["TITLE", *sorted(_LAZY)]
-
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

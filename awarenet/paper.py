@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pandas as pd
 
+from common.reporting import paper_table
+
 __all__ = ["CLASS_NAMES", "CLASSIFICATION", "DATA_SPLIT", "MATCH_RADIUS_PX", "MATCH_RADIUS_UM", "RENAME", "TABLE2",
            "TABLE2_COLUMNS", "TRAINING_COUNTS", "table2"]
 
@@ -40,6 +42,4 @@ CLASSIFICATION = {"min_auc": 0.995, "accuracy": 0.97, "weighting": "ExpWeightTyp
 
 def table2() -> pd.DataFrame:
     """Table 2 as a DataFrame indexed by method."""
-    df = pd.DataFrame.from_dict(TABLE2, orient="index", columns=list(TABLE2_COLUMNS))
-    df.index.name = "Method"
-    return df
+    return paper_table(TABLE2, TABLE2_COLUMNS)

@@ -23,7 +23,7 @@ from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.io import atomic_path
 from common.reporting import paper_vs_ours
-from common.reproduce import finish, output_folder, provenance, publish, resolve_config
+from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config
 
 __all__ = ["SYNTHETIC_SIZES", "classification", "load_splits", "main", "table2"]
 
@@ -69,13 +69,8 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
         Precision, Recall and F1, then TP, FP, FN, the calibrated ``threshold``, per-class test
         recall (``Recall <class>``), ``epochs`` and ``train s``. ``df.attrs["meta"]`` holds the protocol.
     """
-    unknown = [r for r in rows if r not in TABLE2_ROWS]
-    if unknown or not len(rows):
-        raise ValueError(f"unknown Table 2 row(s) {unknown}; choose from {list(TABLE2_ROWS)}")
-    base = resolve_config(AwareNetConfig, config, quick, data_name(data))
-    out = output_folder(out, "awarenet") if out is None else os.fspath(out)
-    t0 = time.time()
-    tr, va, te = splits if splits is not None else load_splits(data, base.seed)
+    setup = TableSetup(AwareNetConfig, rows, config, quick, data_name(data), out, splits, load_splits, data)
+    base, out, t0, tr, va, te = setup.base, setup.out, setup.t0, setup.train, setup.val, setup.test
     ours = []
     for row in rows:
         cfg = base.variant(row)
@@ -160,16 +155,13 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=TABLE2_ROW
     ``overrides`` sets ``AwareNetConfig`` fields (``{"field": value}`` or ``["KEY=VALUE"]``);
     ``config`` and ``splits`` replace the preset and the loaded data.
     """
-    cmd = command or f"python -m awarenet reproduce{' --quick' if quick else ''} --data {data}"
-    t0 = time.time()
-    cfg = resolve_config(AwareNetConfig, config, quick, data_name(data), overrides, epochs)
-    splits = splits if splits is not None else load_splits(data, cfg.seed, data_root)
-    out = output_folder(out, "awarenet")
-    det = table2(data, out=out, rows=rows, config=cfg, resume=resume, verbose=verbose, splits=splits)
-    det.attrs["meta"]["command"] = cmd
-    publish(det, out, "table2", "AwareNet Table 2 - cell detection (paper vs ours)", rename=paper.RENAME)
-    cls = classification(data, out=out, config=cfg, resume=resume, verbose=verbose, splits=splits)
-    cls.attrs["meta"]["command"] = cmd
-    publish(cls, out, "classification", "AwareNet cell classification (paper vs ours)")
-    finish(out, cmd, t0, "AwareNet")
+    run = Reproduction("awarenet", AwareNetConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
+                       overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
+                       raw_data=data)
+    kw = dict(config=run.config, resume=resume, verbose=verbose, splits=run.splits)
+    det = table2(data, out=run.out, rows=rows, **kw)
+    run.publish(det, "table2", "AwareNet Table 2 - cell detection (paper vs ours)", rename=paper.RENAME)
+    cls = classification(data, out=run.out, **kw)
+    run.publish(cls, "classification", "AwareNet cell classification (paper vs ours)")
+    run.finish("AwareNet")
     return {"table2": det, "classification": cls}

@@ -8,22 +8,25 @@ not import TensorFlow or Keras.
 __version__ = "0.1.0"
 
 
-def lazy_attributes(package: str, names: dict, namespace: dict):
-    """PEP 562 ``(__getattr__, __dir__)`` for a package whose public names live in submodules.
+def lazy_attributes(package: str, namespace: dict, names: dict):
+    """PEP 562 ``(__getattr__, __dir__, __all__)`` for a package whose public names live in submodules.
 
-    ``names`` maps an attribute to the submodule defining it; the submodule is imported on first
-    access (so importing the package does not import TensorFlow), as scikit-image's lazy loader does.
+    ``names`` maps a submodule (relative to ``package``) to the space-separated names it defines; the
+    submodule is imported on first access (so importing the package does not import TensorFlow), as
+    scikit-image's lazy loader does. ``TITLE`` is always public.
     """
     import importlib
 
+    where = {name: f"{package}.{module}" for module, text in names.items() for name in text.split()}
+
     def __getattr__(name):
-        if name in names:
-            value = getattr(importlib.import_module(names[name]), name)
+        if name in where:
+            value = getattr(importlib.import_module(where[name]), name)
             namespace[name] = value
             return value
         raise AttributeError(f"module {package!r} has no attribute {name!r}")
 
     def __dir__():
-        return sorted(set(namespace) | set(names))
+        return sorted(set(namespace) | set(where))
 
-    return __getattr__, __dir__
+    return __getattr__, __dir__, ["TITLE", *sorted(where)]

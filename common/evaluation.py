@@ -41,9 +41,11 @@ def _local_maxima(m: np.ndarray, size: int = 5) -> np.ndarray:
 def threshold_candidates(maps, n: int = 24, low: float | None = None, high: float | None = None) -> np.ndarray:
     """About ``n`` thresholds from the maps themselves: quantiles of their local-maximum values.
 
-    Half are quantiles (1%-99.9%) of the local maxima above 1% of the largest; half are evenly
-    spaced between the smallest and the largest of those, so neither many weak maxima nor a few
-    strong ones crowd the grid. ``low`` / ``high`` clip the grid (e.g. probabilities lie in [0, 1)).
+    Half are quantiles (1%-99.9%) of the local maxima above 1% of the range; half are evenly spaced
+    between the smallest and the largest of those (the largest included: a threshold just below it
+    keeps only the strongest maximum, so nothing above the grid can detect anything), so neither many
+    weak maxima nor a few strong ones crowd the grid. ``low`` / ``high`` clip the grid (e.g.
+    probabilities lie in [0, 1)).
 
     Raises:
         ValueError: no maps, or maps without variance (a dead network: every pixel the same).
@@ -71,7 +73,7 @@ def threshold_candidates(maps, n: int = 24, low: float | None = None, high: floa
         v = np.array([top])
     half = max(1, n // 2)
     grid = np.concatenate([np.quantile(v, np.linspace(0.01, 0.999, half)),
-                           np.linspace(float(v.min()), top, n - half + 2)[1:-1]])
+                           np.linspace(float(v.min()), top, n - half + 1)[1:]])   # the top value included
     # a threshold keeps pixels strictly above it: step one float32 ulp below each value so the value
     # itself is kept (maps are float32; a float64 step would round back up to the value)
     grid = np.nextafter(grid.astype(np.float32), np.float32(-np.inf)).astype(np.float64)
@@ -151,7 +153,8 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
     thr = float(best["threshold"])
     edge = []
     searched = sub["threshold"].to_numpy()
-    if len(searched) > 1 and (thr <= searched.min() or thr >= searched.max()):
+    # the grid reaches the maps' largest maximum, so only its low end can cut an optimum off
+    if len(searched) > 1 and thr <= searched.min():
         edge.append("threshold")
     for name in names:
         vals = sorted(grid[name])

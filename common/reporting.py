@@ -11,7 +11,16 @@ import pandas as pd
 
 from common.io import atomic_path, atomic_write_text
 
-__all__ = ["hardware_summary", "paper_vs_ours", "to_markdown", "write_table"]
+__all__ = ["hardware_summary", "paper_table", "paper_vs_ours", "to_markdown", "write_table"]
+
+
+def paper_table(rows: Mapping[str, Sequence[float]], columns: Sequence[str], index_name: str = "Method",
+                scale: float = 1.0) -> pd.DataFrame:
+    """A paper's table (``{row: values}``) as a DataFrame; ``scale`` converts, e.g. 0.01 for percent."""
+    df = pd.DataFrame.from_dict({k: [float(v) * scale for v in vals] for k, vals in rows.items()}, orient="index",
+                                columns=list(columns))
+    df.index.name = index_name
+    return df.round(6)
 
 
 def paper_vs_ours(paper: pd.DataFrame, ours: pd.DataFrame, metrics: Sequence[str] | None = None) -> pd.DataFrame:

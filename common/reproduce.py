@@ -18,7 +18,8 @@ import pandas as pd
 from common.io import atomic_write_text
 from common.reporting import hardware_summary, to_markdown, write_table
 
-__all__ = ["display", "finish", "output_folder", "provenance", "publish", "resolve_config"]
+__all__ = ["Reproduction", "TableSetup", "display", "finish", "output_folder", "provenance", "publish",
+           "resolve_config"]
 
 
 def resolve_config(cls, config=None, quick: bool = False, data: str | None = None, overrides=None,
@@ -129,3 +130,53 @@ def finish(folder, command: str, t0: float, label: str) -> None:
     atomic_write_text(os.path.join(os.fspath(folder), "command.txt"),
                       command + f"\n# total wall time {time.time() - t0:.0f} s\n")
     print(f"\n{label} results written to {folder} ({time.time() - t0:.0f} s)")
+
+
+class Reproduction:
+    """One ``reproduce`` run of a paper: its config, data, output folder, command and clock.
+
+    ``Reproduction(paper, config_class, data, load_splits, ...)`` resolves the config (preset, data,
+    overrides, epoch cap), loads the splits unless given and names the output folder
+    ``<out>/<paper>``; :meth:`publish` writes a table with the run's command in its provenance and
+    :meth:`finish` writes ``command.txt``.
+    """
+
+    def __init__(self, paper: str, config_class, data: str, load_splits, *, quick: bool = False, out=None,
+                 config=None, overrides=None, epochs: int | None = None, command: str | None = None, splits=None,
+                 data_root=None, raw_data: str | None = None):
+        self.t0 = time.time()
+        self.paper = paper
+        self.command = command or f"python -m {paper} reproduce{' --quick' if quick else ''} --data {raw_data or data}"
+        self.config = resolve_config(config_class, config, quick, data, overrides, epochs)
+        self.splits = splits if splits is not None else load_splits(raw_data or data, self.config.seed, data_root)
+        self.out = output_folder(out, paper)
+
+    def publish(self, df: pd.DataFrame, name: str, title: str, rename: Mapping[str, str] | None = None):
+        df.attrs.setdefault("meta", {})["command"] = self.command
+        return publish(df, self.out, name, title, rename=rename)
+
+    def finish(self, label: str) -> None:
+        finish(self.out, self.command, self.t0, label)
+
+
+class TableSetup:
+    """What every table function starts from: checked rows, the base config, output folder, splits, clock.
+
+    Args:
+        config_class: the paper's config class (its ``VARIANTS`` are the valid rows, ``TABLE`` names them).
+        rows: the rows asked for.
+        config, quick, data: as :func:`resolve_config` takes them.
+        out: output folder (``None``: a temporary ``<paper>_`` folder).
+        splits: preloaded ``(train, val, test)``, else ``load_splits(raw_data, seed)``.
+    """
+
+    def __init__(self, config_class, rows, config, quick: bool, data: str, out, splits, load_splits, raw_data: str):
+        unknown = [r for r in rows if r not in config_class.VARIANTS]
+        if unknown or not len(rows):
+            raise ValueError(f"unknown {config_class.TABLE} row(s) {unknown}; "
+                             f"choose from {list(config_class.VARIANTS)}")
+        self.t0 = time.time()
+        self.rows = list(rows)
+        self.base = resolve_config(config_class, config, quick, data)
+        self.out = output_folder(out, config_class.PAPER) if out is None else os.fspath(out)
+        self.train, self.val, self.test = splits if splits is not None else load_splits(raw_data, self.base.seed)

@@ -13,16 +13,8 @@ Attributes are imported on first use (PEP 562), so ``import mapde`` does not imp
 
 from common import lazy_attributes
 
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
+    "config": "MapDeConfig TABLE1_ROWS VARIANTS", "losses": "MapDeLoss label_estimate",
+    "model": "MapDe MicroNet build_mapde build_micronet", "train": "train_model train_sccnn",
+    "evaluate": "MapDePredictor load locate location_map"})
 TITLE = "MapDe - mapping filter + Lucy-Richardson deconvolution (Raza et al., ISBI 2019)"
-
-_LAZY = {
-    "MapDeConfig": "mapde.config", "TABLE1_ROWS": "mapde.config", "VARIANTS": "mapde.config",
-    "MapDe": "mapde.model", "MicroNet": "mapde.model", "build_mapde": "mapde.model", "build_micronet": "mapde.model",
-    "MapDeLoss": "mapde.losses", "label_estimate": "mapde.losses",
-    "MapDePredictor": "mapde.evaluate", "load": "mapde.evaluate", "locate": "mapde.evaluate",
-    "location_map": "mapde.evaluate", "train_model": "mapde.train",
-    "train_sccnn": "mapde.train",
-}
-__all__ = ["TITLE", *sorted(_LAZY)]
-
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY, globals())

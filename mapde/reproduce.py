@@ -19,7 +19,7 @@ from common.datasets import load
 from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.reporting import paper_vs_ours, write_table
-from common.reproduce import finish, output_folder, provenance, publish, resolve_config
+from common.reproduce import Reproduction, TableSetup, provenance
 from mapde import paper
 from mapde.config import TABLE1_ROWS, MapDeConfig
 from mapde.evaluate import calibrate, locate, location_map
@@ -100,13 +100,8 @@ def table1(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE1_R
         ``Recall @8px``, ``F1 @8px``, the calibrated ``threshold`` / ``min_distance``, ``train s``
         and ``epochs``. ``df.attrs["meta"]`` holds the protocol.
     """
-    unknown = [r for r in rows if r not in TABLE1_ROWS]
-    if unknown or not len(rows):
-        raise ValueError(f"unknown Table 1 row(s) {unknown}; choose from {list(TABLE1_ROWS)}")
-    base = resolve_config(MapDeConfig, config, quick, data_name(data))
-    out = output_folder(out, "mapde") if out is None else os.fspath(out)
-    t0 = time.time()
-    train, val, test = splits if splits is not None else load_splits(data, base.seed)
+    setup = TableSetup(MapDeConfig, rows, config, quick, data_name(data), out, splits, load_splits, data)
+    base, out, t0, train, val, test = setup.base, setup.out, setup.t0, setup.train, setup.val, setup.test
     models = train_for_rows(base, rows, train, val, out, resume=resume, verbose=verbose)
     test_maps = {k: [p.maps(s.image) for s in test] for k, (p, _) in models.items()}
     radii = (base.match_radius, *base.extra_radii)
@@ -229,22 +224,19 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=TABLE1_ROW
     model runs (each with its calibration ``sweep.csv``); on CRCHisto also ``tiatoolbox_crchisto.{md,csv}``.
     ``epochs`` caps the training epochs; ``overrides`` sets ``MapDeConfig`` fields (``{"field": value}``
     or ``["KEY=VALUE"]``); the table's config line lists both."""
-    cmd = command or f"python -m mapde reproduce{' --quick' if quick else ''} --data {data}"
-    t0 = time.time()
-    cfg = resolve_config(MapDeConfig, config, quick, data_name(data), overrides, epochs)
-    splits = splits if splits is not None else load_splits(data, cfg.seed, data_root)
-    out = output_folder(out, "mapde")
-    df = table1(data, out=out, rows=rows, config=cfg, resume=resume, verbose=verbose, splits=splits)
-    df.attrs["meta"]["command"] = cmd
-    publish(df, out, "table1", "MapDe Table 1 - cell detection (paper vs ours)", rename=paper.RENAME)
+    run = Reproduction("mapde", MapDeConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
+                       overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
+                       raw_data=data)
+    df = table1(data, out=run.out, rows=rows, config=run.config, resume=resume, verbose=verbose, splits=run.splits)
+    run.publish(df, "table1", "MapDe Table 1 - cell detection (paper vs ours)", rename=paper.RENAME)
     result = {"table1": df}
     if data_name(data) == "crchisto" and "F1 @8px" in df.columns:
         tt = tiatoolbox_comparison(df)
-        tt.attrs["meta"] = {k: df.attrs["meta"][k] for k in ("data", "split", "config", "hardware", "command")}
+        tt.attrs["meta"] = {k: df.attrs["meta"][k] for k in ("data", "split", "config", "hardware")}
         tt.attrs["meta"]["protocol"] = (f"TP within {paper.TIATOOLBOX_RADIUS_PX:g} px; TIAToolbox: pretrained "
                                         "mapde-crchisto / sccnn-crchisto, peak detection, their own split")
-        publish(tt, out, "tiatoolbox_crchisto", "MapDe on CRCHisto at 8 px - TIAToolbox's published numbers vs ours",
-                rename=paper.RENAME)
+        run.publish(tt, "tiatoolbox_crchisto", "MapDe on CRCHisto at 8 px - TIAToolbox's published numbers vs ours",
+                    rename=paper.RENAME)
         result["tiatoolbox"] = tt
-    finish(out, cmd, t0, "MapDe")
+    run.finish("MapDe")
     return result
