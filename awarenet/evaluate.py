@@ -25,13 +25,30 @@ def detect(prob, threshold: float, min_area: int = 3) -> np.ndarray:
     return threshold_centroids(prob, threshold, min_area=min_area)
 
 
+def logit(p) -> float:
+    """``log(p / (1 - p))`` of a probability threshold in [0, 1) (clear errors outside)."""
+    p = float(p)
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"a probability threshold must lie in [0, 1), got {p}")
+    return float(np.log(p) - np.log1p(-p)) if p > 0 else -np.inf
+
+
+def sigmoid(z):
+    """The logistic function in float64 (exact near 1, where float32 rounds to 1.0)."""
+    z = np.asarray(z, dtype=np.float64)
+    return 0.5 * (1.0 + np.tanh(0.5 * z))
+
+
 class AwareNetPredictor(Predictor):
-    """An AwareNet detector (and optionally its cell classifier) with the run's tuned threshold.
+    """An AwareNet detector (and optionally its cell classifier) with the run's calibrated threshold.
 
     The detector runs fully convolutionally on tiles of ``tile_size`` whose origins lie on the
     pooling grid, each keeping the network's receptive-field reach as context, so tiled maps equal
     one pass. Its fully convolutional copy shares nothing but the weights, which are copied from the
-    detector on every call: retraining the same detector object is always seen.
+    detector on every call: retraining the same detector object is always seen. The copy outputs
+    logits: ``maps()["logit"]`` is what thresholds compare with (a probability threshold ``p`` is the
+    logit threshold ``log(p / (1 - p))``; float32 probabilities round to exactly 1.0 inside confident
+    cells, so thresholds near 1 could not be told apart), ``maps()["prob"]`` is its sigmoid.
     """
 
     def __init__(self, detector, classifier=None, config=None, postprocess=None, class_names=None, folder=None,
@@ -51,7 +68,8 @@ class AwareNetPredictor(Predictor):
         if tile_size % self.alignment:
             raise ValueError(f"tile_size must be a multiple of {self.alignment}, got {tile_size}")
         self.tile_size, self.batch_size = tile_size, int(batch_size)
-        self._net = AwareNetDetector(None, detector.base_filters, detector.depth, name=detector.name + "_fcn")
+        self._net = AwareNetDetector(None, detector.base_filters, detector.depth, output="logit",
+                                     name=detector.name + "_fcn")
         self.reach = receptive_field(self._net)[0]
 
     def sync(self):
@@ -62,18 +80,18 @@ class AwareNetPredictor(Predictor):
         return np.asarray(self._net(x, training=False))
 
     def split_maps(self, stacked):
-        return {"prob": stacked[..., 0]}
+        z = stacked[..., 0]
+        return {"logit": z, "prob": sigmoid(z).astype(np.float32)}
 
     def detect(self, maps, image, method=None, threshold=None, min_area=None) -> Detections:
         if method not in (None, "threshold"):
             raise ValueError(f"AwareNet locates cells by 'threshold' only, got method {method!r}")
-        if threshold is None:
-            threshold = self.tuned("threshold")[1]["threshold"]
+        z_thr = self.tuned("threshold")[1]["logit_threshold"] if threshold is None else logit(threshold)
         if min_area is None:
             min_area = getattr(self.config, "min_area", 3)
-        prob = maps["prob"]
-        pts = detect(prob, float(threshold), int(min_area))
-        scores = score_at(prob, pts)
+        z = maps["logit"]
+        pts = detect(z, z_thr, int(min_area))
+        scores = sigmoid(score_at(z, pts))
         if self.classifier is None:
             return Detections(pts, scores)
         p = classify_cells(self.classifier, image, pts)
@@ -111,14 +129,23 @@ def load(run, classifier=None, tile_size: int = 1024) -> AwareNetPredictor:
     return AwareNetPredictor(detector, clf, config, rd.postprocess(), names, folder, tile_size=tile_size)
 
 
-def calibrate(prob_maps, samples, config, what: str = ""):
-    """The validation threshold with the best F1 at ``config.match_radius``: ``(params, sweep)``."""
+def calibrate(logit_maps, samples, config, what: str = ""):
+    """The validation threshold with the best F1 at ``config.match_radius``: ``(params, sweep)``.
+
+    Thresholds are searched on the logit maps (``AwareNetPredictor.maps()["logit"]``); ``params``
+    holds ``logit_threshold`` and the same threshold as a probability (``threshold``, float64), and
+    the sweep a ``probability`` column beside each logit ``threshold``.
+    """
     def locate(m, threshold):
         return detect(m, threshold, config.min_area)
 
-    params, sweep = _calibrate(prob_maps, samples, locate, config.match_radius, n_thresholds=config.n_thresholds,
-                               low=0.0, high=1.0, what=what)
+    params, sweep = _calibrate(logit_maps, samples, locate, config.match_radius, n_thresholds=config.n_thresholds,
+                               what=what)
+    params["logit_threshold"] = params.pop("threshold")
+    params["threshold"] = float(sigmoid(params["logit_threshold"]))
     params["min_area"] = int(config.min_area)
+    sweep = sweep.rename(columns={"threshold": "logit_threshold"})
+    sweep.insert(0, "threshold", sigmoid(sweep["logit_threshold"].to_numpy()))
     return params, sweep
 
 

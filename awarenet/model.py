@@ -22,9 +22,14 @@ class AwareNetDetector(keras.Model):
         input_size: side of the square RGB input (256 in the paper; any multiple of 2**(depth-1)).
         base_filters: channels of the first level (16).
         depth: number of levels including the bottleneck (4: 16, 32, 64, 128 channels).
+        output: ``"probability"`` (sigmoid head, the paper) or ``"logit"`` (the same head without the
+            sigmoid: inference reads logits, whose float32 resolution does not run out near p = 1).
     """
 
-    def __init__(self, input_size: int = 256, base_filters: int = 16, depth: int = 4, **kwargs):
+    def __init__(self, input_size: int = 256, base_filters: int = 16, depth: int = 4, output: str = "probability",
+                 **kwargs):
+        if output not in ("probability", "logit"):
+            raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
         if depth < 2:
             raise ValueError(f"depth must be >= 2, got {depth}")
         if input_size is not None and input_size % (2 ** (depth - 1)):
@@ -42,13 +47,14 @@ class AwareNetDetector(keras.Model):
             x = keras.layers.Conv2DTranspose(f, 2, strides=2, padding="same", name=f"up{level + 1}")(x)
             x = keras.layers.Concatenate(name=f"skip{level + 1}")([x, skips[level]])
             x = InceptionBlock(f, name=f"dec{level + 1}")(x)
-        outputs = keras.layers.Conv2D(1, 1, activation="sigmoid", dtype="float32", name="prob")(x)
+        act = "sigmoid" if output == "probability" else None
+        outputs = keras.layers.Conv2D(1, 1, activation=act, dtype="float32", name="prob")(x)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.input_size, self.base_filters, self.depth = input_size, base_filters, depth
+        self.input_size, self.base_filters, self.depth, self.output_kind = input_size, base_filters, depth, output
 
     def get_config(self):
         return {"input_size": self.input_size, "base_filters": self.base_filters, "depth": self.depth,
-                "name": self.name, "trainable": self.trainable}
+                "output": self.output_kind, "name": self.name, "trainable": self.trainable}
 
     @classmethod
     def from_config(cls, config):

@@ -82,7 +82,8 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
         by_class = recall_by_class(dets, te, cfg.match_radius)
         rec = {"Method": row, **{k: sc[k] for k in ("Precision", "Recall", "F1")},
                **{k: int(sc[k]) for k in ("TP", "FP", "FN")},
-               "threshold": pred.tuned("threshold")[1]["threshold"]}
+               "threshold": pred.tuned("threshold")[1]["threshold"],
+               "logit threshold": pred.tuned("threshold")[1]["logit_threshold"]}
         rec.update({f"Recall {c}": float(by_class.loc[c, "Recall"]) for c in by_class.index})
         rec.update({"epochs": len(pred.history()), "train s": round(seconds, 1)})
         ours.append(rec)

@@ -190,7 +190,7 @@ def train(config: AwareNetConfig, train, val, run_dir, classifier: bool = False,
         clf, _ = train_classifier(config, train, val, os.path.join(os.fspath(run_dir), "classifier"),
                                   resume=resume, verbose=verbose)
     pred = AwareNetPredictor(det, clf, config, class_names=train[0].class_names, folder=os.fspath(run_dir))
-    params, sweep = calibrate([pred.maps(s.image)["prob"] for s in val], val, config,
+    params, sweep = calibrate([pred.maps(s.image)["logit"] for s in val], val, config,
                               what=f"AwareNet {config.variant_name or config.weight_scheme}")
     run = RunDir(run_dir)
     run.write_postprocess("threshold", {"threshold": params}, sweep.assign(method="threshold"),

@@ -62,7 +62,9 @@ def test_calibration_on_perfect_maps(splits):
     maps = [disk_mask(s.points, s.shape, 3).astype(np.float32) * 0.9 for s in te]
     params, sweep = evaluate.calibrate(maps, te, cfg)
     assert {"threshold", "Precision", "Recall", "F1", "TP", "FP", "FN", "stage"} <= set(sweep.columns)
-    assert params["F1"] > 0.9 and 0 <= params["threshold"] < 0.9 and params["min_area"] == 3
+    assert params["F1"] > 0.9 and 0 <= params["logit_threshold"] < 0.9 and params["min_area"] == 3
+    assert params["threshold"] == pytest.approx(1 / (1 + np.exp(-params["logit_threshold"])))
+    assert {"threshold", "logit_threshold"} <= set(sweep.columns)
     with pytest.raises(ValueError, match="maps for"):
         evaluate.calibrate(maps[:1], te, cfg)
     with pytest.raises(ValueError, match="no variance"):
@@ -101,3 +103,21 @@ def test_classification_report(tmp_path, splits, tiny):
     four = [Sample(s.image, s.points, s.classes, ("a", "b", "c", "d")) for s in te]
     with pytest.raises(ValueError, match="4 classes"):
         evaluate.classification_report(clf, four)
+
+
+def test_thresholds_work_on_logits_so_confident_cells_stay_distinguishable():
+    from awarenet.evaluate import logit, sigmoid
+
+    assert logit(0.5) == 0 and logit(0) == -np.inf
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        logit(1.0)
+    z = np.array([16.0, 20.0, 30.0], np.float32)
+    assert np.all(1 / (1 + np.exp(-z)) == np.float32(1.0))          # float32 probabilities: all exactly 1
+    assert sigmoid(16.0) < sigmoid(20.0) < sigmoid(30.0) < 1.0      # logits keep them apart
+    det = AwareNetDetector(32, 4, 2)
+    twin = AwareNetDetector.from_config({**det.get_config(), "output": "logit"})
+    twin.set_weights(det.get_weights())
+    x = np.random.default_rng(0).random((1, 32, 32, 3)).astype(np.float32)
+    np.testing.assert_allclose(sigmoid(np.asarray(twin(x))), np.asarray(det(x)), atol=1e-6)
+    with pytest.raises(ValueError, match="output must be"):
+        AwareNetDetector(32, 4, 2, output="softmax")

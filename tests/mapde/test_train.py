@@ -41,3 +41,37 @@ def test_micronet_with_auxiliary_losses_and_sccnn_train(splits, tmp_path):
     assert len(h) == 1 and (tmp_path / "sc" / "model.keras").exists()
     with pytest.raises(ValueError, match="train_sccnn"):
         train_model(MapDeConfig.quick(**TINY).variant("SCCNN"), train, val, tmp_path / "x")
+
+
+def _mapde_two_steps(splits, seed, **overrides):
+    from mapde.data import mapde_dataset
+    from mapde.losses import MapDeLoss
+    from mapde.model import build_mapde
+    from mapde.train import optimizer
+
+    cfg = MapDeConfig.quick(**TINY).with_overrides(seed=seed, **overrides)
+    keras.utils.set_random_seed(seed)
+    model = build_mapde(cfg)
+    model.compile(optimizer=optimizer(cfg, 2), loss=MapDeLoss(cfg.pos_weight))
+    return model, mapde_dataset(splits[0], cfg, training=True, repeat=True)
+
+
+def test_two_training_steps_reduce_the_loss(splits):
+    from common.testing import run_dtype_check, run_fit_check
+
+    # at the paper's learning rate (the quick preset's 0.05 overshoots on one batch: issue 15)
+    model, ds = _mapde_two_steps(splits, 0, learning_rate=1e-3)
+    x, t = next(iter(ds))
+    run_fit_check(model, (x, t), steps=2)
+    run_dtype_check(model, x[:1])
+
+
+def test_training_is_bit_identical_from_one_seed(splits):
+    from common.testing import run_determinism_check
+
+    def once():
+        model, ds = _mapde_two_steps(splits, 5)
+        model.fit(ds, epochs=1, steps_per_epoch=2, verbose=0, shuffle=False)
+        return model
+
+    run_determinism_check(once)
