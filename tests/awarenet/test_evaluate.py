@@ -111,9 +111,9 @@ def test_thresholds_work_on_logits_so_confident_cells_stay_distinguishable():
     assert logit(0.5) == 0 and logit(0) == -np.inf
     with pytest.raises(ValueError, match=r"\[0, 1\)"):
         logit(1.0)
-    z = np.array([16.0, 20.0, 30.0], np.float32)
+    z = np.array([17.0, 20.0, 30.0], np.float32)
     assert np.all(1 / (1 + np.exp(-z)) == np.float32(1.0))          # float32 probabilities: all exactly 1
-    assert sigmoid(16.0) < sigmoid(20.0) < sigmoid(30.0) < 1.0      # logits keep them apart
+    assert sigmoid(17.0) < sigmoid(20.0) < sigmoid(30.0) < 1.0      # logits keep them apart
     det = AwareNetDetector(32, 4, 2)
     twin = AwareNetDetector.from_config({**det.get_config(), "output": "logit"})
     twin.set_weights(det.get_weights())
