@@ -51,14 +51,15 @@ def steps_per_epoch(samples, input_size: int, batch_size: int) -> int:
 
 def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: AbundanceWeights | None = None,
                       batch_size: int = 16, training: bool = True, seed: int = 0, repeat: bool = False,
-                      counts: bool = False):
+                      counts: bool = False, skip: int = 0):
     """tf.data pipeline of (image / 255, targets) patches.
 
     Training: one random ``input_size`` crop per image per pass, random flips (seeded), shuffled.
     Evaluation: every image cut into a deterministic grid of crops. Targets are ``[R, W]``
     (H, W, 2) float32; with ``counts=True`` they are ``{"prob": [R, W], "count": (1,)}``, the count
     being the number of annotated cell centres inside the crop (CONCORDe-Net). Targets are computed
-    once per image. Images smaller than ``input_size`` raise ``ValueError``.
+    once per image. Images smaller than ``input_size`` raise ``ValueError``. ``skip`` drops that many
+    training elements from the start of the stream (a resumed run continues where it stopped).
     """
     import tensorflow as tf
 
@@ -94,6 +95,8 @@ def detection_dataset(samples, input_size: int, radius: float = 4.0, weights: Ab
         if repeat:
             ds = ds.repeat()
         ds = ds.enumerate()
+        if skip:   # resume mid-stream: the same crops, flips and order as an uninterrupted run
+            ds = ds.skip(int(skip))
 
         def augment(i, pair):
             # Stateless ops keyed by (seed, element index): the same crops and flips on every run,

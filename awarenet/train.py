@@ -13,7 +13,7 @@ from awarenet.losses import WeightedDiceLoss
 from awarenet.model import build_classifier, build_detector
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
 from common.datasets import class_counts
-from common.training import RunDir, fit, set_seed
+from common.training import RunDir, fit, open_run, set_seed
 
 __all__ = ["classifier_dataset", "train", "train_classifier", "train_counter", "train_detector"]
 
@@ -38,15 +38,16 @@ def _steps(config, train) -> int:
 
 def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -> CellCounter:
     """Pre-trains CONCORDe-Net's counter on reference masks R -> number of cell centres (MAE)."""
-    run = RunDir(run_dir)
+    run = open_run(run_dir, config, resume=True)
     set_seed(config.seed)
-    config.save(run.path)
 
     def as_counter(ds):
         return ds.map(lambda x, t: (t["prob"][..., 0:1], t["count"]))
 
-    tr = as_counter(detection_dataset(train, config.input_size, config.radius, None, config.batch_size,
-                                      training=True, seed=config.seed, repeat=True, counts=True))
+    def tr(skip_batches):
+        return as_counter(detection_dataset(train, config.input_size, config.radius, None, config.batch_size,
+                                            training=True, seed=config.seed, repeat=True, counts=True,
+                                            skip=skip_batches * config.batch_size))
     va = as_counter(detection_dataset(val, config.input_size, config.radius, None, config.batch_size,
                                       training=False, counts=True))
     counter = CellCounter(config.input_size, name="cell_counter")
@@ -54,6 +55,13 @@ def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -
     counter, _ = fit(counter, tr, va, run, epochs=config.counter_epochs, patience=config.patience,
                      steps_per_epoch=_steps(config, train), verbose=verbose)
     return counter
+
+
+def _check_sizes(samples, size: int, what: str) -> None:
+    small = [s.name for s in samples if min(s.shape) < size]
+    if small:
+        raise ValueError(f"{len(small)} {what} image(s) are smaller than the {size}x{size} network input "
+                         f"(e.g. {small[0]!r}); use larger images or a smaller input_size (--set input_size=...)")
 
 
 def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
@@ -73,10 +81,10 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
     """
     config = _check_config(config)
     train, val = _check_split(train, "training"), _check_split(val, "validation")
-    run = RunDir(run_dir)
-    config.save(run.path)
-    run.write_data(train, val)
+    _check_sizes(train, config.input_size, "training")
+    _check_sizes(val, config.input_size, "validation")
     weights = class_weights_for(train, config.weight_scheme)
+    run = open_run(run_dir, config, resume, data=(train, val))
     run.write_json("class_weights.json", {} if weights is None else {
         "scheme": config.weight_scheme, "class_names": list(train[0].class_names),
         "N": [int(n) for n in class_counts(train)], "class_weights": [float(w) for w in weights.class_weights],
@@ -97,8 +105,10 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
         model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
                       loss=WeightedDiceLoss(config.dice_eps, use_weights=weights is not None))
         counts = False
-    tr = detection_dataset(train, config.input_size, config.radius, weights, config.batch_size, training=True,
-                           seed=config.seed, repeat=True, counts=counts)
+    def tr(skip_batches):
+        return detection_dataset(train, config.input_size, config.radius, weights, config.batch_size, training=True,
+                                 seed=config.seed, repeat=True, counts=counts, skip=skip_batches * config.batch_size)
+
     va = detection_dataset(val, config.input_size, config.radius, weights, config.batch_size, training=False,
                            counts=counts)
     model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience,
@@ -112,8 +122,13 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
 
 
 def classifier_dataset(patches: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
-                       class_weights=None, training: bool = False, seed: int = 0):
-    """tf.data of (patch / 255, one-hot[, sample weight]); flips when ``training`` (as the authors')."""
+                       class_weights=None, training: bool = False, seed: int = 0, skip_batches: int | None = None):
+    """tf.data of (patch / 255, one-hot[, sample weight]); flips when ``training`` (as the authors').
+
+    With ``skip_batches`` (training) the passes repeat endlessly (each reshuffled, each ending in its
+    partial batch) and the first ``skip_batches`` batches are dropped, so a resumed run continues the
+    stream of an uninterrupted one; fit it with ``steps_per_epoch = ceil(N / batch_size)``.
+    """
     import tensorflow as tf
 
     x = patches.astype(np.float32) / 255.0
@@ -130,7 +145,10 @@ def classifier_dataset(patches: np.ndarray, labels: np.ndarray, n_classes: int, 
             return (img, *parts[1:])
 
         ds = ds.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
-    return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if training and skip_batches is not None:
+        ds = ds.repeat().skip(int(skip_batches))
+    return ds.prefetch(tf.data.AUTOTUNE)
 
 
 def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
@@ -151,18 +169,19 @@ def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool =
     weights = class_weights_for(train, config.weight_scheme)
     xtr, ytr = cell_patches(train, config.classifier_patch)
     xva, yva = cell_patches(val, config.classifier_patch)
-    run = RunDir(run_dir)
-    config.save(run.path)
-    run.write_data(train, val)
-    tr = classifier_dataset(xtr, ytr, n, config.classifier_batch,
-                            None if weights is None else weights.class_weights, training=True, seed=config.seed)
+    run = open_run(run_dir, config, resume, data=(train, val))
+    def tr(skip_batches):
+        return classifier_dataset(xtr, ytr, n, config.classifier_batch,
+                                  None if weights is None else weights.class_weights, training=True, seed=config.seed,
+                                  skip_batches=skip_batches)
+
     va = classifier_dataset(xva, yva, n, config.classifier_batch)
     set_seed(config.seed)
     model = build_classifier(config, n)
     model.compile(optimizer=keras.optimizers.Adam(config.classifier_lr), loss="categorical_crossentropy",
                   metrics=["accuracy"])
     model, history = fit(model, tr, va, run, epochs=config.classifier_epochs, patience=config.classifier_patience,
-                         resume=resume, verbose=verbose)
+                         steps_per_epoch=-(-len(xtr) // config.classifier_batch), resume=resume, verbose=verbose)
     run.save_model(model)
     return model, history
 
@@ -184,6 +203,8 @@ def train(config: AwareNetConfig, train, val, run_dir, classifier: bool = False,
     train, val = _check_split(train, "training"), _check_split(val, "validation")
     if classifier and not any((s.classes >= 0).any() for s in train):
         raise ValueError("the classifier needs cell classes, but the training data has none (add a class column)")
+    _check_sizes(train, config.input_size, "training")
+    _check_sizes(val, config.input_size, "validation")
     det, _ = train_detector(config, train, val, run_dir, resume=resume, verbose=verbose)
     clf = None
     if classifier:

@@ -287,6 +287,42 @@ def _load_bccd(split, root):
     return out
 
 
+def _check_disjoint(lists: dict, where: str) -> None:
+    """Refuses split lists that share images (train/test leakage), naming them."""
+    keys = list(lists)
+    for i, a in enumerate(keys):
+        for b in keys[i + 1:]:
+            both = sorted(set(lists[a]) & set(lists[b]))
+            if both:
+                raise ValueError(f"{where}: {len(both)} image(s) are in both {a}.txt and {b}.txt "
+                                 f"({', '.join(both[:5])}); splits must be disjoint")
+        dup = sorted({n for n in lists[a] if lists[a].count(n) > 1})
+        if dup:
+            raise ValueError(f"{where}: {a}.txt lists image(s) twice ({', '.join(dup[:5])})")
+
+
+def _drop_duplicate_rows(df, csv, min_distance: float = 1.0):
+    """Exact duplicate annotation rows are dropped with a warning (they would count as missed cells);
+    distinct points of one image closer than ``min_distance`` px are reported."""
+    import warnings
+
+    dup = df.duplicated()
+    if dup.any():
+        warnings.warn(f"{csv}: dropped {int(dup.sum())} exact duplicate annotation row(s) "
+                      f"(e.g. {df[dup].iloc[0].to_dict()})", UserWarning, stacklevel=3)
+        df = df[~dup].reset_index(drop=True)
+    from scipy.spatial import cKDTree
+
+    close = 0
+    for _, g in df.groupby("image"):
+        if len(g) > 1:
+            close += len(cKDTree(g[["x", "y"]].to_numpy()).query_pairs(min_distance))
+    if close:
+        warnings.warn(f"{csv}: {close} pair(s) of annotations of one image are closer than {min_distance:g} px "
+                      "(double clicks?); they are kept", UserWarning, stacklevel=3)
+    return df
+
+
 def _load_folder(folder, split, class_names=None, seed=0):
     img_dir = os.path.join(folder, "images")
     _require_dir(img_dir, f"images/ folder of {folder}")
@@ -294,16 +330,22 @@ def _load_folder(folder, split, class_names=None, seed=0):
     if not os.path.isfile(csv):
         raise FileNotFoundError(f"{folder}: missing points.csv (columns image,x,y[,class])")
     df = read_points_csv(csv)
-    files = {}
+    files, by_stem = {}, {}
     for f in sorted(os.listdir(img_dir)):
         stem, ext = os.path.splitext(f)
         if ext.lower() in _IMAGE_EXT:
+            by_stem.setdefault(stem, []).append(f)
             files[stem] = os.path.join(img_dir, f)
             files[f] = files[stem]
-    names = sorted({os.path.splitext(f)[0] for f in os.listdir(img_dir)
-                    if os.path.splitext(f)[1].lower() in _IMAGE_EXT})
+    clash = {stem: fs for stem, fs in by_stem.items() if len(fs) > 1}
+    if clash:
+        stem, fs = next(iter(clash.items()))
+        raise ValueError(f"{img_dir}: {len(clash)} image name(s) differ only in the extension (e.g. {', '.join(fs)}); "
+                         "points and splits name images by their stem, so rename or remove one of each")
+    names = sorted(by_stem)
     if not names:
         raise FileNotFoundError(f"{img_dir}: no PNG/JPEG/TIFF images")
+    df = _drop_duplicate_rows(df, csv)
     unknown = sorted(set(df["image"]) - set(files))
     if unknown:
         raise ValueError(f"{csv}: points refer to image(s) not in images/: {unknown[:5]}")
@@ -324,6 +366,7 @@ def _load_folder(folder, split, class_names=None, seed=0):
         missing = sorted({n for v in lists.values() for n in v} - set(names))
         if missing:
             raise ValueError(f"{split_dir}: split lists name image(s) not in images/: {missing[:5]}")
+        _check_disjoint(lists, split_dir)
         if split not in ("all", "trainval") and split not in lists:
             raise ValueError(f"{split_dir}: no {split}.txt")
         how = "split files in splits/"

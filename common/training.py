@@ -17,6 +17,7 @@ Every file is written atomically, so an interrupted run resumes from its last fi
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -24,10 +25,11 @@ import math
 import os
 
 import keras
+import numpy as np
 
 from common.io import atomic_write_text
 
-__all__ = ["RunDir", "RunKeeper", "fit", "set_seed"]
+__all__ = ["RunDir", "RunKeeper", "fit", "open_run", "set_seed"]
 
 MODEL_FILE = "model.keras"
 POSTPROCESS_FILE = "postprocess.json"
@@ -73,6 +75,31 @@ class RunDir:
     def history_path(self) -> str:
         return self.file("history.csv")
 
+    def write_json(self, name: str, obj) -> str:
+        path = self.file(name)
+        atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
+        return path
+
+    def read_json(self, name: str):
+        path = self.file(name)
+        if not os.path.exists(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                return json.load(f)
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
+
+    def state(self) -> dict | None:
+        """The saved training state, or None for a fresh folder."""
+        return self.read_json("state.json")
+
+    def history(self) -> list[dict]:
+        if not os.path.exists(self.history_path):
+            return []
+        with open(self.history_path, encoding="utf-8", newline="") as f:
+            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+
     @property
     def model_path(self) -> str:
         return self.file(MODEL_FILE)
@@ -113,30 +140,108 @@ class RunDir:
         """The tuned post-processing of the run ({} when it has none yet)."""
         return self.read_json(POSTPROCESS_FILE) or {}
 
-    def write_json(self, name: str, obj) -> str:
-        path = self.file(name)
-        atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=True, default=_jsonable) + "\n")
-        return path
+    @property
+    def lock_path(self) -> str:
+        return self.file(".lock")
 
-    def read_json(self, name: str):
-        path = self.file(name)
-        if not os.path.exists(path):
-            return None
+    def _holder(self):
+        """``(pid, host)`` of a live lock holder, or None."""
+        import socket
+
         try:
-            with open(path, encoding="utf-8") as f:
-                return json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
+            with open(self.lock_path, encoding="utf-8") as f:
+                pid, _, host = f.read().strip().partition(" ")
+        except FileNotFoundError:
+            return None
+        except OSError:
+            return ("?", "?")
+        if host == socket.gethostname() and pid.isdigit() and not _alive(int(pid)):
+            return None
+        return (pid or "?", host or "?")
 
-    def state(self) -> dict | None:
-        """The saved training state, or None for a fresh folder."""
-        return self.read_json("state.json")
+    def check_free(self) -> None:
+        """Raises when another live training holds this folder's lock."""
+        holder = self._holder()
+        if holder is not None and holder[0] != str(os.getpid()):
+            raise ValueError(f"{self.path} is in use by another training (process {holder[0]} on {holder[1]}); "
+                             "wait for it or choose another --out")
 
-    def history(self) -> list[dict]:
-        if not os.path.exists(self.history_path):
-            return []
-        with open(self.history_path, encoding="utf-8", newline="") as f:
-            return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(f)]
+    @contextlib.contextmanager
+    def lock(self):
+        """Holds ``<run>/.lock`` (pid and host) while a training writes here; a second training of the
+        same folder fails at once. A lock left by a process that no longer runs on this host is taken over."""
+        import socket
+
+        me = f"{os.getpid()} {socket.gethostname()}"
+        for _ in range(2):
+            try:
+                fd = os.open(self.lock_path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                if self._holder() is None:
+                    os.remove(self.lock_path)   # stale: its process is gone
+                    continue
+                self.check_free()
+                raise ValueError(f"{self.path} is locked by this process already") from None
+            with os.fdopen(fd, "w", encoding="utf-8") as f:
+                f.write(me + "\n")
+            break
+        try:
+            yield self
+        finally:
+            try:
+                os.remove(self.lock_path)
+            except FileNotFoundError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+_TRAINING_FILES = ("state.json", "history.csv", "last.keras", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE,
+                   SWEEP_FILE)
+
+
+def _comparable(config) -> dict:
+    """The fields that must match to continue a run (epoch counts and patience may grow)."""
+    skip = {"preset", "overrides", "extra", *config.EPOCH_FIELDS}
+    return {k: v for k, v in config.to_dict().items() if k not in skip and "patience" not in k}
+
+
+def open_run(run_dir, config, resume: bool = True, data=None) -> "RunDir":
+    """A run folder for training ``config``, checked before anything is written.
+
+    A folder in use by another training is refused; so is a folder that already holds a run of
+    another config (another row, paper or hyper-parameter; more epochs or patience are allowed)
+    unless ``resume`` is False, which discards that run's training files first. Then
+    ``config.json`` (and, with ``data=(train, val)``, ``data.json``) are written. :func:`fit` holds
+    the folder's lock while it trains.
+    """
+    run = RunDir(run_dir)
+    run.check_free()
+    cfg_path = run.file("config.json")
+    if os.path.exists(cfg_path) and resume:
+        stored = type(config).load(run.path)
+        old, new = _comparable(stored), _comparable(config)
+        diff = [k for k in sorted(set(old) | set(new)) if old.get(k) != new.get(k)]
+        if diff:
+            shown = ", ".join(f"{k} {old.get(k)!r} -> {new.get(k)!r}" for k in diff[:6])
+            raise ValueError(f"{run.path} holds a run of another config ({shown}); choose another --out, "
+                             "or pass --restart (resume=False) to discard that run")
+    if not resume:
+        for name in _TRAINING_FILES:
+            if os.path.exists(run.file(name)):
+                os.remove(run.file(name))
+    config.save(run.path)
+    if data is not None:
+        run.write_data(*data)
+    return run
 
 
 def _jsonable(o):
@@ -171,7 +276,9 @@ class RunKeeper(keras.callbacks.Callback):
         self.best_epoch = int(state.get("best_epoch", -1))
         self.wait = int(state.get("wait", 0))
         self.stopped = bool(state.get("stopped", False))
-        self._rows = run.history()
+        done = int(state.get("epoch", 0))
+        # a kill between writing history.csv and state.json leaves history one epoch ahead: trim it
+        self._rows = [r for r in run.history() if r.get("epoch", 0) <= done]
 
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
@@ -194,7 +301,8 @@ class RunKeeper(keras.callbacks.Callback):
         if self.save_last:
             _atomic_keras_save(self.run.last_model, self.model.save)
         self.run.write_json("state.json", {"epoch": epoch + 1, "best": self.best, "best_epoch": self.best_epoch + 1,
-                                           "wait": self.wait, "stopped": self.stopped, "monitor": self.monitor})
+                                           "wait": self.wait, "stopped": self.stopped, "monitor": self.monitor,
+                                           "seed_states": seed_states(self.model)})
 
     def _write_history(self):
         keys = []
@@ -205,6 +313,27 @@ class RunKeeper(keras.callbacks.Callback):
         w.writeheader()
         w.writerows(self._rows)
         atomic_write_text(self.run.history_path, buf.getvalue())
+
+
+def _seed_variables(model) -> list:
+    return [v for v in model.variables if v.path.endswith("seed_generator_state")]
+
+
+def seed_states(model) -> list:
+    """The states of the model's random seed generators (dropout masks), which ``.keras`` files do not
+    keep; saved in ``state.json`` so a resumed run draws the same masks as an uninterrupted one."""
+    return [[int(x) for x in keras.ops.convert_to_numpy(v)] for v in _seed_variables(model)]
+
+
+def restore_seed_states(model, states) -> None:
+    variables = _seed_variables(model)
+    if states is None:
+        return
+    if len(states) != len(variables):
+        raise ValueError(f"state.json has {len(states)} random-generator states but the model has {len(variables)}; "
+                         "the run folder does not match this model (pass --restart)")
+    for v, st in zip(variables, states):
+        v.assign(np.asarray(st, dtype=v.dtype))
 
 
 def _atomic_keras_save(path: str, save) -> None:
@@ -233,7 +362,9 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
 
     Args:
         model: a compiled ``keras.Model``.
-        train_data: a dataset / generator, or an ``(x, y)`` tuple of arrays.
+        train_data: a dataset / generator, an ``(x, y)`` tuple of arrays, or ``make(skip_batches)``
+            returning an endless dataset that starts ``skip_batches`` batches in (so a resumed run
+            sees the same batches as an uninterrupted one; needs ``steps_per_epoch``).
         val_data: anything ``validation_data`` accepts (None when ``monitor`` is a training
             value such as ``"loss"``).
         run: a :class:`RunDir` or a folder path.
@@ -252,6 +383,7 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
             raise FileNotFoundError(f"{run.state_path} exists but {run.last_model} is missing; "
                                     "cannot resume (delete the run folder to start over)")
         model = keras.saving.load_model(run.last_model)
+        restore_seed_states(model, state.get("seed_states"))
         initial_epoch = int(state["epoch"])
     elif not resume:
         for p in (run.state_path, run.history_path, run.best_weights, run.last_model):
@@ -259,12 +391,15 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
                 os.remove(p)
     keeper = RunKeeper(run, monitor=monitor, patience=patience)
     if not keeper.stopped and initial_epoch < epochs:
+        if callable(train_data):   # a stream that can start where the resumed run stopped
+            train_data = train_data(initial_epoch * (steps_per_epoch or 0))
         x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
         from common.progress import keras_verbose
 
-        model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
-                  steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                  callbacks=[keeper, *callbacks], verbose=keras_verbose(verbose), shuffle=False)
+        with run.lock():   # a second training of this folder fails at once
+            model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
+                      steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
+                      callbacks=[keeper, *callbacks], verbose=keras_verbose(verbose), shuffle=False)
     if restore_best and os.path.exists(run.best_weights):
         model.load_weights(run.best_weights)
     return model, run.history()

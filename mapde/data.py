@@ -9,7 +9,7 @@ from common.datasets import Sample
 from common.labels import mapped_label, mapping_filter
 from common.tiling import grid_crops
 
-__all__ = ["check_annotated", "mapped_targets", "mapde_dataset", "steps_per_epoch"]
+__all__ = ["check_annotated", "check_sizes", "mapped_targets", "mapde_dataset", "steps_per_epoch"]
 
 
 def check_annotated(samples, what: str = "training"):
@@ -20,6 +20,15 @@ def check_annotated(samples, what: str = "training"):
         raise ValueError(f"the {what} split has no annotated cells (empty annotations): MapDe's artificial "
                          "labels would be all zero")
     return samples
+
+
+def check_sizes(train, val, size: int) -> None:
+    """Refuses training or validation images smaller than Micro-Net's input, before any training."""
+    for what, samples in (("training", train), ("validation", val)):
+        small = [s.name for s in samples if min(s.shape) < size]
+        if small:
+            raise ValueError(f"{len(small)} {what} image(s) are smaller than Micro-Net's {size}x{size} input "
+                             f"(e.g. {small[0]!r}); use larger images (prediction tiles and pads them)")
 
 
 def mapped_targets(sample: Sample, radius: float = 5.0, filter_size: int = 11, per_class: bool = False) -> np.ndarray:
@@ -47,7 +56,8 @@ def steps_per_epoch(samples, input_size: int, batch_size: int) -> int:
     return max(1, int(round(pixels / float(input_size) ** 2 / batch_size)))
 
 
-def mapde_dataset(samples, config, batch_size: int | None = None, training: bool = True, repeat: bool = False):
+def mapde_dataset(samples, config, batch_size: int | None = None, training: bool = True, repeat: bool = False,
+                  skip: int = 0):
     """tf.data pipeline of (RGB image in [0, 255], artificial label) patches of ``config.input_size``.
 
     Training (section 3): a random crop per image per pass, random left/right and up/down flips,
@@ -99,5 +109,8 @@ def mapde_dataset(samples, config, batch_size: int | None = None, training: bool
         x = tf.image.stateless_random_saturation(x, s_lo, s_hi, seed=k[6])
         return tf.clip_by_value(x, 0.0, 1.0) * 255.0, t
 
-    ds = ds.enumerate().map(augment, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.enumerate()
+    if skip:   # resume mid-stream: the same crops and colour jitter as an uninterrupted run
+        ds = ds.skip(int(skip))
+    ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

@@ -6,9 +6,9 @@ import math
 
 import keras
 
-from common.training import RunDir, fit, set_seed
+from common.training import RunDir, fit, open_run, set_seed
 from mapde.config import MapDeConfig
-from mapde.data import check_annotated, mapde_dataset, steps_per_epoch
+from mapde.data import check_annotated, check_sizes, mapde_dataset, steps_per_epoch
 from mapde.losses import MapDeLoss
 from mapde.model import build_mapde, build_micronet
 
@@ -52,9 +52,8 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     if config.model not in ("mapde", "micronet"):
         raise ValueError(f"train_model trains 'mapde' or 'micronet'; use train_sccnn for {config.model!r}")
     train, val = check_annotated(train, "training"), check_annotated(val, "validation")
-    run = RunDir(run_dir)
-    config.save(run.path)
-    run.write_data(train, val)
+    check_sizes(train, val, config.input_size)
+    run = open_run(run_dir, config, resume, data=(train, val))
     steps = config.steps_per_epoch or steps_per_epoch(train, config.input_size, config.batch_size)
     set_seed(config.seed)
     n = _n_classes(train)
@@ -70,11 +69,16 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
                           loss_weights={"main": 1.0, **{f"aux{j}": config.aux_weight for j in (1, 2, 3)}})
         else:
             model.compile(optimizer=optimizer(config, steps), loss=loss)
-    tr = mapde_dataset(train, config, training=True, repeat=True)
-    va = mapde_dataset(val, config, training=False)
-    if getattr(model, "aux_outputs", False):
-        tr = tr.map(lambda x, t: (x, {k: t for k in ("main", "aux1", "aux2", "aux3")}))
-        va = va.map(lambda x, t: (x, {k: t for k in ("main", "aux1", "aux2", "aux3")}))
+    aux = getattr(model, "aux_outputs", False)
+
+    def for_outputs(ds):
+        return ds.map(lambda x, t: (x, {k: t for k in ("main", "aux1", "aux2", "aux3")})) if aux else ds
+
+    def tr(skip_batches):
+        return for_outputs(mapde_dataset(train, config, training=True, repeat=True,
+                                         skip=skip_batches * config.batch_size))
+
+    va = for_outputs(mapde_dataset(val, config, training=False))
     model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience, steps_per_epoch=steps,
                          resume=resume, verbose=verbose)
     run.save_model(model)
@@ -91,9 +95,7 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
 
     config = _check_config(config)
     train, val = check_annotated(train, "training"), check_annotated(val, "validation")
-    run = RunDir(run_dir)
-    config.save(run.path)
-    run.write_data(train, val)
+    run = open_run(run_dir, config, resume, data=(train, val))
     set_seed(config.seed)
     g = config.group("sccnn_")
     kw = dict(patch_size=g["patch"], out_size=g["out"], radius=g["radius"])
@@ -103,10 +105,13 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss=SCCNNLoss())
     import tensorflow as tf
 
-    tr = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(g["batch"])
+    def tr(skip_batches):   # each pass reshuffled and ending in its partial batch; resumable mid-stream
+        ds = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(g["batch"])
+        return ds.repeat().skip(skip_batches)
+
     va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
     model, history = fit(model, tr, va, run, epochs=g["epochs"], patience=config.patience, resume=resume,
-                         verbose=verbose)
+                         steps_per_epoch=-(-len(xtr) // g["batch"]), verbose=verbose)
     run.save_model(model)
     return model, history
 

@@ -99,3 +99,52 @@ def test_classifier_bad_inputs():
         cell_patches([unl])
     with pytest.raises(ValueError, match="even"):
         cell_patches([s], 27)
+
+
+@pytest.mark.parametrize("part", ["detector", "classifier"])
+def test_resumed_training_reaches_the_same_weights(tmp_path, splits, tiny, part):
+    tr, va, _ = splits
+    cfg = tiny.with_overrides(epochs=3, classifier_epochs=3, patience=10, classifier_patience=10)
+    trainer = train.train_detector if part == "detector" else train.train_classifier
+    whole, _ = trainer(cfg, tr, va, tmp_path / "whole", verbose=0)
+    trainer(cfg.with_overrides(epochs=1, classifier_epochs=1), tr, va, tmp_path / "resumed", verbose=0)
+    resumed, hist = trainer(cfg, tr, va, tmp_path / "resumed", verbose=0)
+    assert [h["epoch"] for h in hist] == [1.0, 2.0, 3.0]
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_a_run_folder_refuses_another_config_unless_restarted(tmp_path, splits, tiny):
+    tr, va, _ = splits
+    train.train_detector(tiny.variant("ExpWeightType1"), tr, va, tmp_path, verbose=0)
+    before = (tmp_path / "config.json").read_text()
+    with pytest.raises(ValueError, match="holds a run of another config.*weight_scheme 'exp1' -> None"):
+        train.train_detector(tiny.variant("U-net"), tr, va, tmp_path, verbose=0)
+    assert (tmp_path / "config.json").read_text() == before   # nothing was written
+    _, hist = train.train_detector(tiny.variant("U-net"), tr, va, tmp_path, resume=False, verbose=0)
+    assert len(hist) == 2 and AwareNetConfig.load(tmp_path).weight_scheme is None
+
+
+def test_a_run_folder_in_use_is_refused(tmp_path, splits, tiny):
+    import subprocess
+    import sys
+
+    tr, va, _ = splits
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        tmp_path.mkdir(exist_ok=True)
+        (tmp_path / ".lock").write_text(f"{holder.pid} {__import__('socket').gethostname()}\n")
+        with pytest.raises(ValueError, match="in use by another training"):
+            train.train_detector(tiny, tr, va, tmp_path, verbose=0)
+    finally:
+        holder.kill()
+        holder.wait()
+    train.train_detector(tiny, tr, va, tmp_path, verbose=0)   # a stale lock (process gone) is taken over
+    assert not (tmp_path / ".lock").exists()
+
+
+def test_images_smaller_than_the_input_are_refused_before_anything_is_written(tmp_path, splits, tiny):
+    tr, va, _ = splits
+    with pytest.raises(ValueError, match="smaller than the 128x128 network input"):
+        train.train_detector(tiny.with_overrides(input_size=128), tr, va, tmp_path / "r", verbose=0)
+    assert not (tmp_path / "r").exists()

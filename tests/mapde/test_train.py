@@ -75,3 +75,18 @@ def test_training_is_bit_identical_from_one_seed(splits):
         return model
 
     run_determinism_check(once)
+
+
+@pytest.mark.parametrize("kind", ["mapde", "sccnn"])
+def test_resumed_training_reaches_the_same_weights(splits, tmp_path, kind):
+    train, val, _ = splits
+    cfg = MapDeConfig.quick(**TINY).with_overrides(epochs=2, sccnn_epochs=2)
+    if kind == "sccnn":
+        cfg = cfg.variant("SCCNN")
+    trainer = train_sccnn if kind == "sccnn" else train_model
+    whole, _ = trainer(cfg, train, val, tmp_path / "whole", verbose=0)
+    trainer(cfg.with_overrides(epochs=1, sccnn_epochs=1), train, val, tmp_path / "resumed", verbose=0)
+    resumed, hist = trainer(cfg, train, val, tmp_path / "resumed", verbose=0)
+    assert [h["epoch"] for h in hist] == [1.0, 2.0]
+    for a, b in zip(whole.get_weights(), resumed.get_weights()):
+        np.testing.assert_array_equal(a, b)
