@@ -10,7 +10,7 @@ from awarenet.data import cell_patches
 from awarenet.model import AwareNetDetector, CellClassifier
 from common import _checks
 from common.evaluation import calibrate as _calibrate
-from common.inference import Detections, Predictor, receptive_field, resolve_run, score_at
+from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run, score_at
 from common.matching import detection_recall_by_class
 from common.postprocess import threshold_centroids
 
@@ -107,8 +107,6 @@ def load(run, classifier=None, tile_size: int = 1024) -> AwareNetPredictor:
     """
     import os
 
-    import keras
-
     import awarenet.losses  # noqa: F401  (registers the losses of compiled files)
     from awarenet.config import AwareNetConfig
     from common.baselines import concordenet  # noqa: F401
@@ -116,12 +114,12 @@ def load(run, classifier=None, tile_size: int = 1024) -> AwareNetPredictor:
 
     folder, file = resolve_run(run)
     rd = RunDir(folder, create=False)
-    config = AwareNetConfig.load(folder) if os.path.isfile(os.path.join(folder, "config.json")) else None
-    detector = keras.saving.load_model(file)
+    config = AwareNetConfig.load(folder) if os.path.isfile(os.path.join(folder, "config.json")) else AwareNetConfig()
+    detector = load_keras(file, ("AwareNetDetector",), "awarenet")
     clf_path = classifier or os.path.join(folder, "classifier", "model.keras")
     if classifier is not None and not os.path.isfile(clf_path):
         raise FileNotFoundError(f"no classifier at {clf_path}")
-    clf = keras.saving.load_model(clf_path) if os.path.isfile(clf_path) else None
+    clf = load_keras(clf_path, ("CellClassifier",), "awarenet") if os.path.isfile(clf_path) else None
     data = rd.read_json("data.json") or {}
     names = data.get("class_names") if clf is not None else None
     if clf is not None and (names is None or len(names) != clf.n_classes):

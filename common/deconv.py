@@ -64,6 +64,11 @@ def richardson_lucy(image, psf, iterations: int = 2, clip: bool = False) -> np.n
         raise ValueError(f"psf must be a non-empty 2-D array, got shape {k.shape}")
     if not np.all(np.isfinite(k)):
         raise ValueError("psf contains NaN or infinite values")
+    if not np.any(k) or not float(k.sum()) > 0:
+        raise ValueError(f"psf must have a positive sum (got sum {float(k.sum()):g}): an all-zero or zero-sum PSF "
+                         "blurs everything to nothing and the deconvolution divides by ~0")
+    if np.any(k < 0):
+        raise ValueError("psf must be non-negative (a point spread function)")
     iterations = _checks.positive(iterations, "iterations", integer=True)
 
     batched = data.ndim == 3

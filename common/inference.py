@@ -19,7 +19,7 @@ import numpy as np
 
 from common import _checks
 
-__all__ = ["Detections", "Predictor", "receptive_field", "resolve_run"]
+__all__ = ["Detections", "Predictor", "load_keras", "receptive_field", "resolve_run"]
 
 
 @dataclass
@@ -188,6 +188,38 @@ def resolve_run(path, model_file: str = "model.keras") -> tuple[str, str]:
     if not os.path.isfile(file):
         raise FileNotFoundError(f"no model at {file}: pass a run folder written by `train` or a .keras file")
     return folder, file
+
+
+def load_keras(path, expected: tuple, paper: str):
+    """Loads a ``.keras`` model file with clear errors: a missing, truncated or damaged file, or a
+    model of another kind than ``expected`` (class names; e.g. another paper's run).
+
+    Raises:
+        FileNotFoundError, ValueError: naming the file and what to do.
+    """
+    import json
+    import zipfile
+
+    import keras
+
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise FileNotFoundError(f"no model at {path}: pass a run folder written by `python -m {paper} train`")
+    if not zipfile.is_zipfile(path):
+        raise ValueError(f"{path} is not a readable .keras file (truncated or damaged?); retrain the run")
+    try:
+        with zipfile.ZipFile(path) as z:
+            meta = json.loads(z.read("config.json"))
+    except (KeyError, zipfile.BadZipFile, json.JSONDecodeError, OSError) as exc:
+        raise ValueError(f"{path} is not a readable .keras file ({exc}); retrain the run") from exc
+    name = meta.get("class_name", "?")
+    if name not in expected:
+        raise ValueError(f"{path} holds a {name} model, not a {paper} model ({', '.join(expected)}); was it "
+                         f"trained by another paper's command? Use that paper's `python -m <paper>` with it")
+    try:
+        return keras.saving.load_model(path)
+    except Exception as exc:   # Keras raises many kinds on a damaged archive
+        raise ValueError(f"{path} could not be loaded ({type(exc).__name__}: {exc}); retrain the run") from exc
 
 
 class Predictor:

@@ -42,6 +42,9 @@ def nearest_within(points, shape, radius: float):
     """
     h, w = _checks.as_shape(shape)
     radius = _checks.positive(radius, "radius")
+    if radius > np.hypot(h, w):
+        raise ValueError(f"radius {radius:g} px is larger than the {h}x{w} image's diagonal; a disk radius is a "
+                         "cell's size in pixels (AwareNet uses 4)")
     pts = _checks.as_points(points, (h, w))
     if len(pts) == 0:
         empty = np.zeros((0,), dtype=np.int64)

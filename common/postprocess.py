@@ -23,6 +23,16 @@ def _centroids(labels: np.ndarray, n: int, weights: np.ndarray | None = None) ->
     return com[:, ::-1].copy()  # (row, col) -> (x, y)
 
 
+def _finite(value, name: str) -> float:
+    try:
+        v = float(value)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"{name} must be a number, got {value!r}") from exc
+    if not np.isfinite(v):
+        raise ValueError(f"{name} must be finite, got {value!r}")
+    return v
+
+
 def threshold_centroids(prob, threshold: float, min_area: int = 1, weighted: bool = False) -> np.ndarray:
     """Threshold a map, label 8-connected components and return their centroids.
 
@@ -37,7 +47,8 @@ def threshold_centroids(prob, threshold: float, min_area: int = 1, weighted: boo
     """
     p = _checks.as_map(prob, "prob")
     min_area = _checks.positive(min_area, "min_area", integer=True)
-    labels, n = ndimage.label(p > float(threshold), structure=np.ones((3, 3), dtype=bool))
+    threshold = _finite(threshold, "threshold")
+    labels, n = ndimage.label(p > threshold, structure=np.ones((3, 3), dtype=bool))
     if n == 0:
         return np.zeros((0, 2), dtype=np.float64)
     area = np.bincount(labels.ravel(), minlength=n + 1)
@@ -63,7 +74,8 @@ def peak_points(prob, min_distance: int = 4, threshold: float = 0.5) -> np.ndarr
     """
     p = _checks.as_map(prob, "prob")
     min_distance = _checks.positive(min_distance, "min_distance", integer=True)
-    rc = peak_local_max(p, min_distance=min_distance, threshold_abs=float(threshold), exclude_border=False)
+    rc = peak_local_max(p, min_distance=min_distance, threshold_abs=_finite(threshold, "threshold"),
+                        exclude_border=False)
     if len(rc) == 0:
         return np.zeros((0, 2), dtype=np.float64)
     rc = rc[np.lexsort((rc[:, 1], rc[:, 0]))]

@@ -58,6 +58,14 @@ def tile_grid(shape, tile_size: int, margin: int) -> list[Tile]:
     margin = _checks.non_negative(margin, "margin", integer=True)
     if tile_size - 2 * margin < 1:
         raise ValueError(f"tile_size ({tile_size}) must exceed 2 * margin ({2 * margin})")
+    core = tile_size - 2 * margin
+    if core < tile_size // 4 and max(h, w) > tile_size:
+        import warnings
+
+        n = int(np.ceil(max(h - tile_size, 0) / core) + 1) * int(np.ceil(max(w - tile_size, 0) / core) + 1)
+        warnings.warn(f"a {margin} px margin leaves a core of only {core} px of each {tile_size} px tile: about {n} "
+                      f"tiles for a {h}x{w} image (each pixel computed ~{(tile_size / core) ** 2:.0f} times); "
+                      "use larger tiles or a smaller margin", UserWarning, stacklevel=2)
     tiles = []
     for y0, cy0, cy1 in _axis(h, tile_size, margin):
         for x0, cx0, cx1 in _axis(w, tile_size, margin):

@@ -24,7 +24,7 @@ from common import _checks
 from common.baselines.sccnn import SCCNN, sccnn_map
 from common.deconv import richardson_lucy
 from common.evaluation import calibrate as _calibrate
-from common.inference import Detections, Predictor, receptive_field, resolve_run, score_at
+from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run, score_at
 from common.labels import mapping_filter
 from common.postprocess import guided_filter, peak_points, threshold_centroids
 from mapde.losses import label_estimate
@@ -178,8 +178,6 @@ class MapDePredictor(Predictor):
 def load(run) -> MapDePredictor:
     """The predictor of a MapDe run folder (or a ``.keras`` file inside one): ``model.keras``,
     ``config.json``, ``postprocess.json`` and ``data.json``."""
-    import keras
-
     import mapde.losses  # noqa: F401  (registers the loss of compiled files)
     from common.baselines import sccnn  # noqa: F401
     from common.training import RunDir
@@ -188,7 +186,7 @@ def load(run) -> MapDePredictor:
     folder, file = resolve_run(run)
     rd = RunDir(folder, create=False)
     config = MapDeConfig.load(folder) if os.path.isfile(os.path.join(folder, "config.json")) else MapDeConfig()
-    model = keras.saving.load_model(file)
+    model = load_keras(file, ("MapDe", "MicroNet", "SCCNN"), "mapde")
     names = (rd.read_json("data.json") or {}).get("class_names")
     return MapDePredictor(model, config, rd.postprocess(), names, folder)
 
