@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import keras
 
+from awarenet import losses  # noqa: F401  (registers the losses compiled .keras files name)
+from common.baselines import concordenet  # noqa: F401  (CONCORDe-Net parts of saved runs)
 from common.layers import InceptionBlock
 
 __all__ = ["AwareNetDetector", "CellClassifier", "build_classifier", "build_detector"]

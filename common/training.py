@@ -10,7 +10,9 @@ Every trained model of every paper has a run folder with the same names::
     <run>/history.csv        one row per finished epoch
     <run>/state.json         epoch, best value, epochs without improvement, stopped flag
     <run>/best.weights.h5    weights of the epoch with the lowest monitored value
-    <run>/last.keras         full model + optimizer state after the latest finished epoch
+    <run>/last-NNNN.keras    full model + optimizer state after epoch NNNN, the one state.json names
+                             (written before state.json, the previous one removed after it, so a
+                             kill at any moment leaves state.json and its checkpoint in step)
 
 Every file is written atomically, so an interrupted run resumes from its last finished epoch.
 """
@@ -65,7 +67,14 @@ class RunDir:
 
     @property
     def last_model(self) -> str:
-        return self.file("last.keras")
+        """The checkpoint ``state.json`` names (``last.keras`` in runs written before it named one)."""
+        state = self.state() or {}
+        return self.file(state.get("checkpoint") or "last.keras")
+
+    def checkpoints(self) -> list:
+        """Every ``last*.keras`` checkpoint and leftover temporary file in the folder."""
+        return sorted(f for f in os.listdir(self.path)
+                      if (f.startswith("last") and f.endswith(".keras")) or ".partial" in f)
 
     @property
     def state_path(self) -> str:
@@ -204,8 +213,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_TRAINING_FILES = ("state.json", "history.csv", "last.keras", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE,
-                   SWEEP_FILE)
+_TRAINING_FILES = ("state.json", "history.csv", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE, SWEEP_FILE)
 
 
 def _comparable(config) -> dict:
@@ -235,7 +243,7 @@ def open_run(run_dir, config, resume: bool = True, data=None) -> "RunDir":
             raise ValueError(f"{run.path} holds a run of another config ({shown}); choose another --out, "
                              "or pass --restart (resume=False) to discard that run")
     if not resume:
-        for name in _TRAINING_FILES:
+        for name in (*_TRAINING_FILES, *run.checkpoints()):
             if os.path.exists(run.file(name)):
                 os.remove(run.file(name))
     config.save(run.path)
@@ -298,11 +306,16 @@ class RunKeeper(keras.callbacks.Callback):
             self.model.stop_training = True
         self._rows.append({"epoch": float(epoch + 1), **{k: float(v) for k, v in logs.items()}})
         self._write_history()
+        ckpt = f"last-{epoch + 1:04d}.keras"
         if self.save_last:
-            _atomic_keras_save(self.run.last_model, self.model.save)
+            _atomic_keras_save(self.run.file(ckpt), self.model.save)
         self.run.write_json("state.json", {"epoch": epoch + 1, "best": self.best, "best_epoch": self.best_epoch + 1,
                                            "wait": self.wait, "stopped": self.stopped, "monitor": self.monitor,
-                                           "seed_states": seed_states(self.model)})
+                                           "seed_states": seed_states(self.model),
+                                           "checkpoint": ckpt if self.save_last else None})
+        for old in self.run.checkpoints():   # only now is the previous checkpoint no longer needed
+            if old != ckpt:
+                os.remove(self.run.file(old))
 
     def _write_history(self):
         keys = []
@@ -379,6 +392,9 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
     state = run.state() if resume else None
     initial_epoch = 0
     if state is not None:
+        for stray in run.checkpoints():   # a newer checkpoint or temporary file a kill left behind
+            if run.file(stray) != run.last_model:
+                os.remove(run.file(stray))
         if not os.path.exists(run.last_model):
             raise FileNotFoundError(f"{run.state_path} exists but {run.last_model} is missing; "
                                     "cannot resume (delete the run folder to start over)")
@@ -386,7 +402,7 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         restore_seed_states(model, state.get("seed_states"))
         initial_epoch = int(state["epoch"])
     elif not resume:
-        for p in (run.state_path, run.history_path, run.best_weights, run.last_model):
+        for p in (run.state_path, run.history_path, run.best_weights, *map(run.file, run.checkpoints())):
             if os.path.exists(p):
                 os.remove(p)
     keeper = RunKeeper(run, monitor=monitor, patience=patience)

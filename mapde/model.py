@@ -10,8 +10,10 @@ import keras
 import numpy as np
 from keras import ops
 
+from common.baselines import sccnn  # noqa: F401  (registers SC-CNN for saved runs)
 from common.labels import mapping_filter
 from common.layers import FixedConv2D
+from mapde import losses  # noqa: F401  (registers the loss compiled .keras files name)
 
 __all__ = ["INPUT_SIZE", "MapDe", "MicroNet", "PerImageStandardization", "build_mapde", "build_micronet"]
 
