@@ -52,7 +52,9 @@ def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -
                                       training=False, counts=True))
     counter = CellCounter(config.input_size, name="cell_counter")
     counter.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mae")
-    counter, _ = fit(counter, tr, va, run, epochs=config.counter_epochs, patience=config.patience,
+    counter, _ = fit(counter, tr, va, run,
+                         dead_output_epochs=config.dead_output_epochs, epochs=config.counter_epochs,
+                         patience=config.patience,
                      steps_per_epoch=_steps(config, train), verbose=verbose)
     return counter
 
@@ -111,7 +113,8 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
 
     va = detection_dataset(val, config.input_size, config.radius, weights, config.batch_size, training=False,
                            counts=counts)
-    model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience,
+    model, history = fit(model, tr, va, run,
+                         dead_output_epochs=config.dead_output_epochs, epochs=config.epochs, patience=config.patience,
                          steps_per_epoch=steps, resume=resume, verbose=verbose)
     if isinstance(model, ConcordeNet):
         detector = model.segmenter
@@ -180,7 +183,9 @@ def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool =
     model = build_classifier(config, n)
     model.compile(optimizer=keras.optimizers.Adam(config.classifier_lr), loss="categorical_crossentropy",
                   metrics=["accuracy"])
-    model, history = fit(model, tr, va, run, epochs=config.classifier_epochs, patience=config.classifier_patience,
+    model, history = fit(model, tr, va, run,
+                         dead_output_epochs=config.dead_output_epochs, epochs=config.classifier_epochs,
+                         patience=config.classifier_patience,
                          steps_per_epoch=-(-len(xtr) // config.classifier_batch), resume=resume, verbose=verbose)
     run.save_model(model)
     return model, history

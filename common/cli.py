@@ -95,7 +95,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print("cellrepro: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:   # one line; the traceback with --verbose 2
+        from common.paper_cli import _expected, _one_line
+
+        if getattr(args, "verbose", 1) >= 2:
+            import traceback
+
+            traceback.print_exc()
+        kind = "error" if _expected(exc) else f"unexpected error {type(exc).__name__}"
+        print(f"cellrepro {args.command}: {kind}: {_one_line(exc)}", file=sys.stderr)
+        return 2 if _expected(exc) else 1
 
 
 if __name__ == "__main__":  # pragma: no cover

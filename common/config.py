@@ -134,6 +134,7 @@ class PaperConfig:
     preset: str = "paper"                 # "paper" or "quick"
     variant_name: str | None = None       # the table row applied by variant()
     overrides: dict = field(default_factory=dict)   # what with_overrides / cap_epochs changed
+    dead_output_epochs: int | None = 3    # stop when the validation output is constant this many epochs (ours)
     extra: dict = field(default_factory=dict)       # free-form notes kept with the run
 
     def __post_init__(self):

@@ -69,13 +69,31 @@ def peak_points(prob, min_distance: int = 4, threshold: float = 0.5) -> np.ndarr
             ``(2 * min_distance + 1)`` square neighbourhood).
         threshold: absolute minimum peak value.
 
+    Flat tops (plateaus, e.g. a saturated or dead network) make every plateau pixel a candidate and
+    ``peak_local_max`` slow; when candidates outnumber any plausible cell count (more than one per
+    ``min_distance`` x ``min_distance`` square), each plateau counts as one peak at its centre, found
+    in time proportional to the image.
+
     Returns:
         (N, 2) float array of (x, y) peak positions, sorted by (y, x).
+
+    Raises:
+        ValueError: a constant map (no maxima to find: is the network's output dead?).
     """
     p = _checks.as_map(prob, "prob")
     min_distance = _checks.positive(min_distance, "min_distance", integer=True)
-    rc = peak_local_max(p, min_distance=min_distance, threshold_abs=_finite(threshold, "threshold"),
-                        exclude_border=False)
+    threshold = _finite(threshold, "threshold")
+    lo, hi = float(p.min()), float(p.max())
+    if hi == lo:
+        raise ValueError(f"the map is constant (every pixel {hi:g}): there are no maxima to find "
+                         "(is the network's output dead?)")
+    size = 2 * min_distance + 1
+    cand = (p == ndimage.maximum_filter(p, size=size, mode="nearest")) & (p > threshold)
+    if int(cand.sum()) > p.size / min_distance ** 2:
+        labels, n = ndimage.label(cand, structure=np.ones((3, 3), dtype=bool))
+        pts = _centroids(labels, n)
+        return pts[np.lexsort((pts[:, 0], pts[:, 1]))] if len(pts) else pts
+    rc = peak_local_max(p, min_distance=min_distance, threshold_abs=threshold, exclude_border=False)
     if len(rc) == 0:
         return np.zeros((0, 2), dtype=np.float64)
     rc = rc[np.lexsort((rc[:, 1], rc[:, 0]))]

@@ -31,7 +31,7 @@ import numpy as np
 
 from common.io import atomic_write_text
 
-__all__ = ["RunDir", "RunKeeper", "fit", "open_run", "set_seed"]
+__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "fit", "open_run", "set_seed"]
 
 MODEL_FILE = "model.keras"
 POSTPROCESS_FILE = "postprocess.json"
@@ -349,6 +349,54 @@ def restore_seed_states(model, states) -> None:
         v.assign(np.asarray(st, dtype=v.dtype))
 
 
+class DeadOutputError(ValueError):
+    """The network's output stopped varying: training cannot recover and the model is useless."""
+
+
+class OutputWatch(keras.callbacks.Callback):
+    """Stops training when the output on a fixed probe batch is constant for ``patience`` epochs.
+
+    A ReLU output layer read as a logit (MapDe) gets no gradient once every pre-activation is
+    negative: the output is 0.0 at every pixel from then on, and without this guard training would
+    run to the end and save a dead model (issue 15).
+    """
+
+    def __init__(self, probe, patience: int = 3):
+        super().__init__()
+        self.probe, self.patience, self.count = probe, int(patience), 0
+
+    def on_epoch_end(self, epoch, logs=None):
+        out = self.model(self.probe, training=False)
+        if isinstance(out, dict):
+            out = out.get("main", next(iter(out.values())))
+        elif isinstance(out, (list, tuple)):
+            out = out[0]
+        y = keras.ops.convert_to_numpy(out)
+        lo, hi = float(np.min(y)), float(np.max(y))
+        self.count = self.count + 1 if hi - lo <= 1e-12 * max(1.0, abs(hi)) else 0
+        if self.count >= self.patience:
+            self.model.stop_training = True
+            raise DeadOutputError(
+                f"the network output died at epoch {epoch + 1 - self.patience + 1}: every pixel of the validation "
+                f"probe has been {hi:g} for {self.patience} epochs, so no gradient can revive it; lower the learning "
+                "rate (--set learning_rate=...) or change the seed (README: 'dead output')")
+
+
+def _watch(val_data, patience):
+    """The :class:`OutputWatch` for a validation dataset / (x, y) tuple, or nothing."""
+    if not patience or val_data is None:
+        return []
+    if isinstance(val_data, tuple):
+        probe = val_data[0][:8]
+    else:
+        try:
+            first = next(iter(val_data))
+        except (StopIteration, TypeError):
+            return []
+        probe = first[0] if isinstance(first, (tuple, list)) else first
+    return [OutputWatch(probe, patience)]
+
+
 def _atomic_keras_save(path: str, save) -> None:
     """Calls ``save(tmp)`` on a hidden sibling with the same suffix (Keras checks it), then renames."""
     folder, base = os.path.split(os.path.abspath(path))
@@ -365,7 +413,8 @@ def _atomic_keras_save(path: str, save) -> None:
 
 def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience: int | None = None,
         steps_per_epoch: int | None = None, validation_steps: int | None = None, monitor: str = "val_loss",
-        resume: bool = True, restore_best: bool = True, verbose: int | str = "auto", callbacks=()):
+        resume: bool = True, restore_best: bool = True, verbose: int | str = "auto", callbacks=(),
+        dead_output_epochs: int | None = 3):
     """Trains a compiled model with early stopping and checkpoints in ``run``; resumes if asked.
 
     With ``resume=True`` and a ``last.keras`` in the run folder, the model (weights and optimizer
@@ -382,6 +431,9 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
             value such as ``"loss"``).
         run: a :class:`RunDir` or a folder path.
         epochs: total epochs (counting epochs already run before a resume).
+        dead_output_epochs: stop with :class:`DeadOutputError` when the model's output on a fixed
+            validation batch has been constant (e.g. a ReLU output at 0.0 everywhere) at the end of
+            this many epochs in a row (None: never).
         patience: early-stopping patience on ``monitor`` (None: no early stopping).
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
@@ -415,7 +467,8 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         with run.lock():   # a second training of this folder fails at once
             model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                      callbacks=[keeper, *callbacks], verbose=keras_verbose(verbose), shuffle=False)
+                      callbacks=[*_watch(val_data, dead_output_epochs), keeper, *callbacks],
+                      verbose=keras_verbose(verbose), shuffle=False)
     if restore_best and os.path.exists(run.best_weights):
         model.load_weights(run.best_weights)
     return model, run.history()

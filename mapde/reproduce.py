@@ -162,7 +162,8 @@ def deconv_iterations(folder, iterations=(1, 2, 3, 5, 10, 20), splits=None, writ
         folder: the ``mapde`` folder of a ``reproduce`` run (holds ``models/mapde``).
         iterations: iteration counts to try.
         splits: optional preloaded ``(train, val, test)``; by default the run's data and seed.
-        write: also write ``<folder>/deconv_iterations.{md,csv}`` with provenance.
+        write: also write ``<folder>/deconv_iterations.{md,csv}`` (``deconv_iterations_label_estimate``
+            for the label estimate) with provenance.
         command: how this was run, for the provenance.
         deconv_input: ``"raw"`` (paper) or ``"label_estimate"`` (default: the run's config).
 
@@ -212,8 +213,10 @@ def deconv_iterations(folder, iterations=(1, 2, 3, 5, 10, 20), splits=None, writ
         "wall time": f"{time.time() - t0:.0f} s",
     }
     if write:
-        write_table(df, os.path.join(folder, "deconv_iterations"),
-                    "Proposed (MapDe + Lucy-Richardson) against the number of iterations", df.attrs["meta"])
+        name = "deconv_iterations" if di == "raw" else f"deconv_iterations_{di}"
+        write_table(df, os.path.join(folder, name),
+                    f"Proposed (MapDe + Lucy-Richardson of the {'raw output' if di == 'raw' else 'label estimate'}) "
+                    "against the number of iterations", df.attrs["meta"])
     return df
 
 

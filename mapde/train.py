@@ -79,7 +79,9 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
                                          skip=skip_batches * config.batch_size))
 
     va = for_outputs(mapde_dataset(val, config, training=False))
-    model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience, steps_per_epoch=steps,
+    model, history = fit(model, tr, va, run,
+                         dead_output_epochs=config.dead_output_epochs, epochs=config.epochs, patience=config.patience,
+                         steps_per_epoch=steps,
                          resume=resume, verbose=verbose)
     run.save_model(model)
     return model, history
@@ -110,7 +112,9 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
         return ds.repeat().skip(skip_batches)
 
     va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
-    model, history = fit(model, tr, va, run, epochs=g["epochs"], patience=config.patience, resume=resume,
+    model, history = fit(model, tr, va, run,
+                         dead_output_epochs=config.dead_output_epochs, epochs=g["epochs"], patience=config.patience,
+                         resume=resume,
                          steps_per_epoch=-(-len(xtr) // g["batch"]), verbose=verbose)
     run.save_model(model)
     return model, history

@@ -62,3 +62,15 @@ def test_titles_live_in_the_packages():
 
     assert cli.title("awarenet") == awarenet.TITLE and cli.title("mapde") == mapde.TITLE
     assert all(cli.title(p) != p for p in cli.PAPERS)
+
+
+def test_failures_reach_the_user_as_one_line(monkeypatch, capsys, tmp_path):
+    class Broken:
+        @staticmethod
+        def main(quick, out):
+            raise OSError("disk full")
+
+    monkeypatch.setattr(cli, "_reproduce_module", lambda p: Broken)
+    assert cli.main(["reproduce", "--papers", "awarenet", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "cellrepro reproduce: error: disk full" in err and "Traceback" not in err

@@ -84,3 +84,16 @@ def test_class_vote_mean_and_majority():
 def test_bad_input(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_peaks_on_flat_maps_answer_fast():
+    import time
+
+    t0 = time.time()
+    with pytest.raises(ValueError, match="map is constant"):
+        pp.peak_points(np.zeros((1200, 1200)), 4, 0.0)
+    two = np.zeros((1200, 1200), np.float32)
+    two[:, 600:] = 1.0   # two plateaus: every pixel a local maximum
+    pts = pp.peak_points(two, 4, 0.5)
+    assert time.time() - t0 < 1.0
+    assert len(pts) == 1 and abs(pts[0, 0] - 899.5) < 1e-6 and abs(pts[0, 1] - 599.5) < 1e-6

@@ -107,3 +107,27 @@ def test_rundir_json(tmp_path):
     assert run.read_json("missing.json") is None and run.state() is None and run.history() == []
     with open(run.file("config.json")) as f:
         assert json.load(f)["b"] == [0, 1]
+
+
+def test_a_dead_output_stops_training_with_a_clear_error(tmp_path):
+    """A ReLU head whose bias is forced far negative outputs 0.0 everywhere: the guard stops training."""
+    import keras
+    import numpy as np
+    import pytest
+
+    from common.training import DeadOutputError, fit
+
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((8, 8, 1))
+    out = keras.layers.Conv2D(1, 3, padding="same", activation="relu", name="head")(inp)
+    model = keras.Model(inp, out)
+    k, b = model.get_layer("head").get_weights()
+    model.get_layer("head").set_weights([k * 0.01, b - 100.0])   # every pre-activation negative
+    model.compile(optimizer="adam", loss="mse")
+    x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
+    with pytest.raises(DeadOutputError, match="output died at epoch 1: every pixel .* has been 0"):
+        fit(model, (x, x), (x, x), tmp_path, epochs=10, dead_output_epochs=2, verbose=0)
+    assert (tmp_path / "state.json").exists() and not (tmp_path / "model.keras").exists()
+    alive = keras.Model(inp, keras.layers.Conv2D(1, 3, padding="same", name="head2")(inp))
+    alive.compile(optimizer="adam", loss="mse")
+    fit(alive, (x, x), (x, x), tmp_path / "ok", epochs=3, dead_output_epochs=2, verbose=0)   # no false alarm
