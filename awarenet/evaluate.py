@@ -93,10 +93,10 @@ class AwareNetPredictor(Predictor):
         pts = detect(z, z_thr, int(min_area))
         scores = sigmoid(score_at(z, pts))
         if self.classifier is None:
-            return Detections(pts, scores)
+            return Detections(pts, None, scores)
         p = classify_cells(self.classifier, image, pts)
         names = self.class_names or tuple(f"class{k}" for k in range(self.classifier.n_classes))
-        return Detections(pts, scores, p.argmax(1) if len(pts) else np.zeros(0, np.int64), p, names)
+        return Detections(pts, p.argmax(1) if len(pts) else np.zeros(0, np.int64), scores, p, names)
 
 
 def load(run, classifier=None, tile_size: int = 1024) -> AwareNetPredictor:

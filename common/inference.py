@@ -28,15 +28,15 @@ class Detections:
 
     Attributes:
         points: (N, 2) float (x, y) = (column, row) pixel coordinates.
-        scores: (N,) float, the map value the detection was taken from (higher = surer).
         classes: (N,) int class indices into ``class_names``, or None for detection-only models.
+        scores: (N,) float, the map value the detection was taken from (higher = surer).
         class_probabilities: (N, K) float, or None.
         class_names: names of the K classes (None without classes).
     """
 
     points: np.ndarray
+    classes: np.ndarray | None
     scores: np.ndarray
-    classes: np.ndarray | None = None
     class_probabilities: np.ndarray | None = None
     class_names: tuple | None = None
     info: dict = field(default_factory=dict)

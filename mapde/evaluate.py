@@ -171,8 +171,8 @@ class MapDePredictor(Predictor):
         pts, ch = locate(lmap, method, float(threshold), int(min_distance), int(min_area), return_classes=True)
         scores = np.array([score_at(lmap[..., c], p[None])[0] for p, c in zip(pts, ch)]) if len(pts) else np.zeros(0)
         if self.config.per_class and self.class_names:
-            return Detections(pts, scores, ch, None, self.class_names)
-        return Detections(pts, scores)
+            return Detections(pts, ch, scores, class_names=self.class_names)
+        return Detections(pts, None, scores)
 
 
 def load(run) -> MapDePredictor:

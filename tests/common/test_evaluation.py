@@ -90,7 +90,7 @@ def test_flat_maps_fail_fast(rng):
 
 def test_score_gives_the_shared_vocabulary_with_and_without_classes(rng):
     samples = _samples(rng, n=2)
-    dets = [Detections(s.points + 1.0, np.ones(len(s.points)), s.classes, None, s.class_names) for s in samples]
+    dets = [Detections(s.points + 1.0, s.classes, np.ones(len(s.points)), class_names=s.class_names) for s in samples]
     df = score(dets, samples, [0.5, 3])
     assert list(df.columns) == ["Precision", "Recall", "F1", "TP", "FP", "FN", "Class Precision", "Class Recall",
                                 "Class F1"]
