@@ -6,13 +6,13 @@ import keras
 
 from awarenet import losses  # noqa: F401  (registers the losses compiled .keras files name)
 from common.baselines import concordenet  # noqa: F401  (CONCORDe-Net parts of saved runs)
-from common.layers import InceptionBlock
+from common.layers import ConstructorConfig, InceptionBlock
 
 __all__ = ["AwareNetDetector", "CellClassifier", "build_classifier", "build_detector"]
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")
-class AwareNetDetector(keras.Model):
+class AwareNetDetector(ConstructorConfig, keras.Model):
     """Inception U-Net of Fig. 3 (layer details from the authors' code, reference_specs 1b).
 
     Encoder: Add-merged Inception blocks of ``base_filters * 2**i`` channels joined by 2x2 average
@@ -54,17 +54,11 @@ class AwareNetDetector(keras.Model):
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.input_size, self.base_filters, self.depth, self.output_kind = input_size, base_filters, depth, output
 
-    def get_config(self):
-        return {"input_size": self.input_size, "base_filters": self.base_filters, "depth": self.depth,
-                "output": self.output_kind, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    CONFIG = {"input_size": "input_size", "base_filters": "base_filters", "depth": "depth", "output": "output_kind"}
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")
-class CellClassifier(keras.Model):
+class CellClassifier(ConstructorConfig, keras.Model):
     """VGG-style cell classifier of section 3.4 (code: CC/classifiermodels.py).
 
     Conv(base) then ``depth - 1`` blocks [Conv(f), Conv(f), MaxPool 2] with f doubling, Flatten,
@@ -96,14 +90,8 @@ class CellClassifier(keras.Model):
         """A model mapping patches to the ``dense_units``-d features (Fig. 4b UMAP input)."""
         return keras.Model(self.input, self.get_layer("features").output, name="features")
 
-    def get_config(self):
-        return {"n_classes": self.n_classes, "patch_size": self.patch_size, "base_filters": self.base_filters,
-                "depth": self.depth_, "dense_units": self.dense_units, "dropout": self.dropout,
-                "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    CONFIG = {"n_classes": "n_classes", "patch_size": "patch_size", "base_filters": "base_filters", "depth": "depth_",
+              "dense_units": "dense_units", "dropout": "dropout"}
 
 
 def build_detector(config) -> AwareNetDetector:

@@ -19,13 +19,14 @@ import os
 import sys
 import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from common.logs import quiet_tensorflow  # noqa: E402
+
+quiet_tensorflow()   # no TensorFlow start-up lines in the benchmark output
 
 import keras  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from awarenet import AwareNetConfig, build_detector  # noqa: E402
 from awarenet.evaluate import AwareNetPredictor  # noqa: E402

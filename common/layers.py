@@ -8,7 +8,25 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["FixedConv2D", "InceptionBlock", "StopGradient"]
+__all__ = ["ConstructorConfig", "FixedConv2D", "InceptionBlock", "StopGradient"]
+
+
+class ConstructorConfig:
+    """``get_config`` / ``from_config`` for models built functionally from their constructor arguments.
+
+    A subclass lists its arguments in ``CONFIG`` as ``{argument: attribute}``; ``get_config`` reads
+    each attribute, adds ``name`` and ``trainable``, and ``from_config`` calls the constructor with them.
+    """
+
+    CONFIG: dict = {}
+
+    def get_config(self):
+        return {**{arg: getattr(self, attr) for arg, attr in self.CONFIG.items()},
+                "name": self.name, "trainable": self.trainable}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")

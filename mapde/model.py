@@ -12,7 +12,7 @@ from keras import ops
 
 from common.baselines import sccnn  # noqa: F401  (registers SC-CNN for saved runs)
 from common.labels import mapping_filter
-from common.layers import FixedConv2D
+from common.layers import ConstructorConfig, FixedConv2D
 from mapde import losses  # noqa: F401  (registers the loss compiled .keras files name)
 
 __all__ = ["INPUT_SIZE", "MapDe", "MicroNet", "PerImageStandardization", "build_mapde", "build_micronet"]
@@ -100,7 +100,7 @@ def _micronet_graph(inputs, n_outputs: int, width: float, out_activation: str, h
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")
-class MicroNet(keras.Model):
+class MicroNet(ConstructorConfig, keras.Model):
     """Micro-Net for 252 x 252 RGB input (valid convolutions throughout; output 252 x 252).
 
     * Group 1 (b1-b4): two paths concatenated. Path a: conv3x3 -> tanh -> BatchNorm -> conv3x3 ->
@@ -149,18 +149,11 @@ class MicroNet(keras.Model):
         self.n_outputs, self.width, self.dropout = n_outputs, width, dropout
         self.out_activation, self.head_activation, self.aux_outputs = out_activation, head_activation, bool(aux_outputs)
 
-    def get_config(self):
-        return {"n_outputs": self.n_outputs, "width": self.width, "out_activation": self.out_activation,
-                "head_activation": self.head_activation, "aux_outputs": self.aux_outputs,
-                "dropout": self.dropout, "name": self.name, "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    CONFIG = {k: k for k in ("n_outputs", "width", "out_activation", "head_activation", "aux_outputs", "dropout")}
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")
-class MapDe(keras.Model):
+class MapDe(ConstructorConfig, keras.Model):
     """MapDe (Fig. 2b): Micro-Net with ReLU outputs, then the fixed mapping filter, then ReLU.
 
     The Micro-Net layers (output layer ``main``; ReLU heads and main output, no auxiliary outputs, as
@@ -198,14 +191,7 @@ class MapDe(keras.Model):
         feat = self.get_layer("main").output
         return keras.Model(self.input, [self.output, feat], name=f"{self.name}_with_features")
 
-    def get_config(self):
-        return {"n_channels": self.n_channels, "width": self.width, "radius": self.radius,
-                "filter_size": self.filter_size, "dropout": self.dropout, "name": self.name,
-                "trainable": self.trainable}
-
-    @classmethod
-    def from_config(cls, config):
-        return cls(**config)
+    CONFIG = {k: k for k in ("n_channels", "width", "radius", "filter_size", "dropout")}
 
 
 def _n_channels(config, n_classes: int | None) -> int:
