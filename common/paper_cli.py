@@ -245,6 +245,7 @@ class PaperCLI:
         from common.datasets import SampleList, load
         from common.evaluation import score
         from common.io import atomic_path
+        from common.progress import progress_bar
         from common.reporting import to_markdown
 
         if args.out:
@@ -267,8 +268,6 @@ class PaperCLI:
             else:
                 samples = load(name, split=split, data_root=args.data_root,
                                **({"seed": seed} if os.path.isdir(name) else {}))
-            from common.progress import progress_bar
-
             dets = [pred.predict(s.image, **kwargs) for s in progress_bar(samples, desc=f"evaluate {split}",
                                                                             unit="image", enabled=args.verbose >= 1)]
             df = score(dets, samples, radii).reset_index()

@@ -15,7 +15,6 @@ score of no fixed scale) and refined around the best (``common.evaluation.calibr
 
 from __future__ import annotations
 
-import dataclasses
 import os
 
 import numpy as np
@@ -24,14 +23,14 @@ from common import _checks
 from common.baselines.sccnn import SCCNN, sccnn_map
 from common.deconv import richardson_lucy
 from common.evaluation import calibrate as _calibrate
-from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run, score_at
+from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run
 from common.labels import mapping_filter
 from common.postprocess import guided_filter, peak_points, threshold_centroids
 from mapde.losses import label_estimate
 from mapde.model import INPUT_SIZE, MapDe, MicroNet
 
-__all__ = ["METHODS", "MapDePredictor", "calibrate", "default_method", "load", "locate", "location_map",
-           "methods_for"]
+__all__ = ["METHODS", "MapDePredictor", "calibrate", "calibrate_predictor", "default_method", "load", "locate",
+           "location_map", "methods_for"]
 
 METHODS = ("deconv", "peak", "feat")
 
@@ -169,7 +168,10 @@ class MapDePredictor(Predictor):
         min_area = self.config.min_area if min_area is None else min_area
         lmap = location_map(maps, image, method, self.config, deconv_input)
         pts, ch = locate(lmap, method, float(threshold), int(min_distance), int(min_area), return_classes=True)
-        scores = np.array([score_at(lmap[..., c], p[None])[0] for p, c in zip(pts, ch)]) if len(pts) else np.zeros(0)
+        m = np.asarray(lmap).reshape(lmap.shape[0], lmap.shape[1], -1)
+        rows = np.clip(np.rint(pts[:, 1]).astype(int), 0, m.shape[0] - 1)
+        cols = np.clip(np.rint(pts[:, 0]).astype(int), 0, m.shape[1] - 1)
+        scores = m[rows, cols, ch]   # the location map's value at each cell, in its own channel
         if self.config.per_class and self.class_names:
             return Detections(pts, ch, scores, class_names=self.class_names)
         return Detections(pts, None, scores)
@@ -213,10 +215,3 @@ def calibrate_predictor(pred: MapDePredictor, val, methods=None, maps=None) -> t
             params[key] = p
             sweeps.append(sw.assign(method=key))
     return params, pd.concat(sweeps, ignore_index=True)
-
-
-def with_config(pred: MapDePredictor, **changes) -> MapDePredictor:
-    """The same predictor with config fields changed (e.g. ``deconv_iterations``)."""
-    out = MapDePredictor(pred.model, dataclasses.replace(pred.config, **changes), pred.postprocess, pred.class_names,
-                         pred.folder, pred.batch_size)
-    return out
