@@ -12,7 +12,7 @@ from awarenet.data import cell_patches, class_weights_for, detection_dataset, st
 from awarenet.losses import WeightedDiceLoss
 from awarenet.model import build_classifier, build_detector
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
-from common.datasets import class_counts
+from common.datasets import check_min_size, class_counts
 from common.training import RunDir, fit, open_run, set_seed
 
 __all__ = ["classifier_dataset", "train", "train_classifier", "train_counter", "train_detector"]
@@ -60,10 +60,8 @@ def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -
 
 
 def _check_sizes(samples, size: int, what: str) -> None:
-    small = [s.name for s in samples if min(s.shape) < size]
-    if small:
-        raise ValueError(f"{len(small)} {what} image(s) are smaller than the {size}x{size} network input "
-                         f"(e.g. {small[0]!r}); use larger images or a smaller input_size (--set input_size=...)")
+    check_min_size(samples, size, what, f"the {size}x{size} network input",
+                   "use larger images or a smaller input_size (--set input_size=...)")
 
 
 def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):

@@ -30,8 +30,8 @@ from common import _checks
 from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
 from common.labels import encode_classes
 
-__all__ = ["SPLITS", "Sample", "SampleList", "class_counts", "default_data_root", "load", "load_splits",
-           "parse_synthetic", "seeded_split"]
+__all__ = ["SPLITS", "Sample", "SampleList", "check_min_size", "class_counts", "default_data_root", "load",
+           "load_splits", "parse_synthetic", "seeded_split"]
 
 SPLITS = ("train", "val", "test", "trainval", "all")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -87,6 +87,21 @@ class SampleList(list):
     @property
     def class_names(self) -> tuple:
         return self[0].class_names if self else ()
+
+
+def check_min_size(samples, size: int, what: str, network: str, hint: str) -> None:
+    """Refuses images smaller than a network input before any training, naming the first one.
+
+    Args:
+        samples: the samples of one split.
+        size: the smallest side accepted.
+        what: the split's name for the message (``"training"``).
+        network: what the size is, for the message (``"the 256x256 network input"``).
+        hint: the fix to suggest.
+    """
+    small = [s.name for s in samples if min(s.shape) < size]
+    if small:
+        raise ValueError(f"{len(small)} {what} image(s) are smaller than {network} (e.g. {small[0]!r}); {hint}")
 
 
 def class_counts(samples: Sequence[Sample]) -> np.ndarray:

@@ -116,21 +116,22 @@ class PaperCLI:
                            help="0 quiet, 1 progress (one line per epoch off a terminal), "
                                 "2 also TensorFlow's logs and full tracebacks")
 
+        def radius(q, text):
+            q.add_argument("--radius", type=float, nargs="+", default=None, metavar="R", help=text)
+
         r = sub.add_parser("reproduce", help="the paper's table(s), paper vs ours", formatter_class=_Formatter)
         shared(r, out_default="runs/reproduce", out_help="results go to OUT/" + self.name)
         r.add_argument("--rows", nargs="+", choices=list(self.rows), default=None, metavar="ROW",
                        help=f"a subset of the table's rows: {', '.join(self.rows)} (default: all)")
         r.add_argument("--resume", action="store_true", help="continue interrupted run folders")
-        r.add_argument("--radius", type=float, nargs="+", default=None, metavar="R",
-                       help="matching radii in px: the first is the table's (default: the paper's)")
+        radius(r, "matching radii in px: the first is the table's (default: the paper's)")
         r.set_defaults(func=self._reproduce)
 
         t = sub.add_parser("train", help="train one run folder and calibrate it on the validation split",
                            formatter_class=_Formatter)
         shared(t, out_required=True, out_help="the run folder")
         t.add_argument("--restart", action="store_true", help="start afresh instead of resuming an existing run folder")
-        t.add_argument("--radius", type=float, nargs="+", default=None, metavar="R",
-                       help="matching radius in px for calibration (default: the paper's)")
+        radius(t, "matching radius in px for calibration (default: the paper's)")
         t.set_defaults(func=self._train)
 
         q = sub.add_parser("predict", help="cells in images: points CSV, QuPath GeoJSON, counts, overlays",
@@ -149,8 +150,7 @@ class PaperCLI:
         shared(e, quick=False, out_help="write OUT/metrics.csv (one row per split and radius)")
         e.add_argument("--split", nargs="+", default=["test"], choices=("train", "val", "test", "all"),
                        help="split(s) to score")
-        e.add_argument("--radius", type=float, nargs="+", default=None, metavar="R",
-                       help=f"matching radii in px (default: the run's, the paper's {self.default_radius:g})")
+        radius(e, f"matching radii in px (default: the run's, the paper's {self.default_radius:g})")
         e.set_defaults(func=self._evaluate)
         for verb, add in self.add_arguments.items():
             add({"reproduce": r, "train": t, "predict": q, "evaluate": e}[verb])

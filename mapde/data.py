@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from common import _checks
-from common.datasets import Sample
+from common.datasets import Sample, check_min_size
 from common.labels import mapped_label, mapping_filter
 from common.tiling import grid_crops
 
@@ -25,10 +25,8 @@ def check_annotated(samples, what: str = "training"):
 def check_sizes(train, val, size: int) -> None:
     """Refuses training or validation images smaller than Micro-Net's input, before any training."""
     for what, samples in (("training", train), ("validation", val)):
-        small = [s.name for s in samples if min(s.shape) < size]
-        if small:
-            raise ValueError(f"{len(small)} {what} image(s) are smaller than Micro-Net's {size}x{size} input "
-                             f"(e.g. {small[0]!r}); use larger images (prediction tiles and pads them)")
+        check_min_size(samples, size, what, f"Micro-Net's {size}x{size} input",
+                       "use larger images (prediction tiles and pads them)")
 
 
 def mapped_targets(sample: Sample, radius: float = 5.0, filter_size: int = 11, per_class: bool = False) -> np.ndarray:

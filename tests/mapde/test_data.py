@@ -45,3 +45,10 @@ def test_dataset_shapes_and_determinism():
         np.testing.assert_array_equal(t1, t2)
     ev = list(mapde_dataset(samples, CFG, batch_size=8, training=False))
     assert ev[0][0].shape == (8, 252, 252, 3)   # 2x2 grid crops per image
+
+
+def test_small_images_are_refused_before_training_starts():
+    from mapde.data import check_sizes
+
+    with pytest.raises(ValueError, match=r"1 validation image\(s\) are smaller than Micro-Net's 252x252 input"):
+        check_sizes([sample(size=256)], [sample(size=128, name="v")], 252)
