@@ -10,6 +10,10 @@
   class -1 (unclassified, 7,312 dots). Split: the sfcn-opi 70/10/20 image lists.
 * ``"bccd"`` - BCCD blood smears (364 640x480 images); boxes from VOC XML (zero-area boxes dropped),
   points are box centres. Split: the dataset's ImageSets/Main lists.
+* ``"deepliif"`` - the DeepLIIF Ki67 IHC sample (6 tiles of 512x512: 4 test tiles and the IHC panel of
+  2 six-panel training tiles). Points are the centres of the positive / negative nucleus components
+  of the reference masks (``points_from_masks.csv``; components under 10 px dropped). Fixed split:
+  train Bladder1, Lung1, 22_2; val 34_3; test 6_2, 799_2. A smoke-level real IHC set (594 nuclei).
 * a folder path holding ``images/`` (PNG/JPEG/TIFF) and ``points.csv`` (``image,x,y[,class]``),
   optionally ``splits/{train,val,test}.txt``; without split files a fixed, seeded 70/15/15 split of
   the sorted image names is made and stated in the returned list's ``description``.
@@ -163,7 +167,7 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
     """Loads a dataset split as a :class:`SampleList` of :class:`Sample`.
 
     Args:
-        name_or_path: ``"synthetic:<kind>"``, ``"crchisto"``, ``"bccd"`` or a folder path.
+        name_or_path: ``"synthetic:<kind>"``, ``"crchisto"``, ``"bccd"``, ``"deepliif"`` or a folder path.
         split: ``train``, ``val``, ``test``, ``trainval`` or ``all``.
         data_root: folder holding ``crchistophenotypes/`` and ``bccd/``.
         **options: for synthetic data ``n_images`` (per split; default 24/8/8), ``size`` (256) and
@@ -179,10 +183,12 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
         return _load_crchisto(split, data_root or default_data_root())
     if name == "bccd":
         return _load_bccd(split, data_root or default_data_root())
+    if name == "deepliif":
+        return _load_deepliif(split, data_root or default_data_root())
     if os.path.isdir(name):
         return _load_folder(name, split, **options)
     raise FileNotFoundError(
-        f"unknown dataset {name!r}: expected 'synthetic:<kind>', 'crchisto', 'bccd' or an existing folder"
+        f"unknown dataset {name!r}: expected 'synthetic:<kind>', 'crchisto', 'bccd', 'deepliif' or an existing folder"
     )
 
 
@@ -299,6 +305,30 @@ def _load_bccd(split, root):
         classes = encode_classes(voc.labels, class_names)
         out.append(Sample(image, centres, classes, class_names, boxes=boxes, name=img_id))
     out.description = f"bccd, split {split} = ImageSets/Main ({len(out)} images); points are box centres"
+    return out
+
+
+DEEPLIIF_SPLITS = {"train": ["Bladder1", "Lung1", "22_2"], "val": ["34_3"], "test": ["6_2", "799_2"]}
+
+
+def _load_deepliif(split, root, min_area: int = 10):
+    import pandas as pd
+
+    base = os.path.join(root, "deepliif_ki67_sample")
+    _require_dir(base, "the DeepLIIF Ki67 sample")
+    df = pd.read_csv(os.path.join(base, "points_from_masks.csv"))
+    df = df[df["area_px"] >= min_area]
+    class_names = ("positive", "negative")
+    out = SampleList()
+    for tile in _select(split, DEEPLIIF_SPLITS):
+        rows = df[df["tile"] == tile]
+        if rows.empty:
+            raise ValueError(f"{base}: points_from_masks.csv has no row for tile {tile!r}")
+        image = read_image(os.path.join(base, rows["image_file"].iloc[0]))[:512, :512]   # six-panel: IHC panel
+        points = rows[["x_0based", "y_0based"]].to_numpy(np.float32)
+        out.append(Sample(image, points, encode_classes(list(rows["class"]), class_names), class_names, name=tile))
+    out.description = (f"deepliif (DeepLIIF Ki67 IHC sample), split {split} ({len(out)} tiles of 512 px); points are "
+                       f"mask-component centres (>= {min_area} px); reference masks, not manual dots")
     return out
 
 

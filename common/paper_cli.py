@@ -98,7 +98,7 @@ class PaperCLI:
                                     description=f"{self.title}: reproduce the paper's table, train, predict, evaluate.")
         sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,train,predict,evaluate}")
         data_help = (f"'synthetic' (the embedded synthetic:{self.synthetic}), 'synthetic:<kind>[:faint_factor=F]', "
-                     "'crchisto', 'bccd', or a folder with images/ and points.csv")
+                     "'crchisto', 'bccd', 'deepliif', or a folder with images/ and points.csv")
 
         def shared(q, data=True, quick=True, out_default=None, out_required=False, out_help="output folder"):
             if data:

@@ -31,7 +31,7 @@ import numpy as np
 
 from common.io import atomic_write_text
 
-__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "fit", "open_run", "set_seed"]
+__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "fit", "open_run", "set_seed"]
 
 MODEL_FILE = "model.keras"
 POSTPROCESS_FILE = "postprocess.json"
@@ -349,8 +349,51 @@ def restore_seed_states(model, states) -> None:
         v.assign(np.asarray(st, dtype=v.dtype))
 
 
+@keras.saving.register_keras_serializable(package="cellrepro")
+class WarmUp(keras.optimizers.schedules.LearningRateSchedule):
+    """A learning rate ramped linearly from ``schedule(0) / steps`` up to ``schedule`` over ``steps`` steps.
+
+    ``lr(i) = schedule(i) * min(1, (i + 1) / steps)``. For Adagrad this makes the first updates small
+    while its gradient accumulator is still near its initial value, the regime where one update moves
+    every weight by about the full learning rate (MapDe's ReLU output died this way, issue 15).
+
+    Args:
+        schedule: the schedule (or a constant learning rate) after the warm-up.
+        steps: warm-up length in optimizer steps (0: none).
+    """
+
+    def __init__(self, schedule, steps: int):
+        if isinstance(schedule, dict):
+            schedule = keras.optimizers.schedules.deserialize(schedule)
+        if not isinstance(steps, int) or isinstance(steps, bool) or steps < 0:
+            raise ValueError(f"warm-up steps must be a non-negative integer, got {steps!r}")
+        self.schedule, self.steps = schedule, int(steps)
+
+    def __call__(self, step):
+        base = self.schedule(step) if callable(self.schedule) else self.schedule
+        if not self.steps:
+            return base
+        ramp = keras.ops.minimum(1.0, (keras.ops.cast(step, "float32") + 1.0) / float(self.steps))
+        return base * ramp
+
+    def get_config(self):
+        sched = self.schedule
+        if isinstance(sched, keras.optimizers.schedules.LearningRateSchedule):
+            sched = keras.optimizers.schedules.serialize(sched)
+        return {"schedule": sched, "steps": self.steps}
+
+
 class DeadOutputError(ValueError):
-    """The network's output stopped varying: training cannot recover and the model is useless."""
+    """The network's output stopped varying: training cannot recover and the model is useless.
+
+    Attributes:
+        epoch: the first epoch (1-based) whose end found the output constant.
+        value: the constant output value.
+    """
+
+    def __init__(self, message: str, epoch: int | None = None, value: float | None = None):
+        super().__init__(message)
+        self.epoch, self.value = epoch, value
 
 
 class OutputWatch(keras.callbacks.Callback):
@@ -376,10 +419,11 @@ class OutputWatch(keras.callbacks.Callback):
         self.count = self.count + 1 if hi - lo <= 1e-12 * max(1.0, abs(hi)) else 0
         if self.count >= self.patience:
             self.model.stop_training = True
+            died = epoch + 1 - self.patience + 1
             raise DeadOutputError(
-                f"the network output died at epoch {epoch + 1 - self.patience + 1}: every pixel of the validation "
+                f"the network output died at epoch {died}: every pixel of the validation "
                 f"probe has been {hi:g} for {self.patience} epochs, so no gradient can revive it; lower the learning "
-                "rate (--set learning_rate=...) or change the seed (README: 'dead output')")
+                "rate (--set learning_rate=...) or change the seed (README: 'dead output')", epoch=died, value=hi)
 
 
 def _watch(val_data, patience):

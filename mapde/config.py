@@ -6,6 +6,17 @@ Sources: Raza et al., ISBI 2019 (sections 2-3); TIAToolbox's Micro-Net / MapDe /
 The quick preset (``MapDeConfig.quick()``) is a 1/16-width Micro-Net trained 30 epochs with Adagrad at
 learning rate 0.05, fifty times the paper's 0.001, so it learns in about a minute on a CPU; every
 table that uses it says so.
+
+The quick preset also warms the learning rate up linearly over its first 50 steps (``warmup_steps``;
+the paper has none and the paper defaults keep none). Without it, Adagrad's first update at 0.05
+moves every weight of the output convolution by about the full learning rate (its accumulator
+starts at 0.1, far below the squared gradient), all in the same direction: background pixels,
+where the fixed mapping filter (sum 26) amplifies the initial output to about 5, dominate the
+weighted cross-entropy, and the output's inputs are ReLU features (all >= 0). On BCCD one such step
+lowers every pre-activation of the ReLU output by about 0.9, below zero at every pixel: the output
+is 0.0 from step 1 on and gets no gradient again (issue 15; ``results/mapde/robustness.md``). The
+warm-up's first step is 0.001, the paper's rate, and by step 50 the accumulator has grown enough
+that the full rate is safe. The architecture (ReLU heads and output) is the paper's.
 """
 
 from __future__ import annotations
@@ -37,7 +48,7 @@ class MapDeConfig(PaperConfig):
     PAPER = "mapde"
     TABLE = "Table 1"
     VARIANTS = VARIANTS
-    QUICK = dict(width=0.0625, dropout=0.1, learning_rate=0.05, lr_decay=0.05, epochs=30, batch_size=4,
+    QUICK = dict(width=0.0625, dropout=0.1, learning_rate=0.05, warmup_steps=50, lr_decay=0.05, epochs=30, batch_size=4,
                  sccnn_width=0.25, sccnn_epochs=6, sccnn_patches=6000)
     EPOCH_FIELDS = ("epochs", "sccnn_epochs")
 
@@ -55,6 +66,7 @@ class MapDeConfig(PaperConfig):
     pos_weight: float = 1000.0      # weighted cross-entropy positive weight
     learning_rate: float = 1e-3     # 0.001 * exp(-lr_decay * epoch), Adagrad
     lr_decay: float = 0.05
+    warmup_steps: int = 0           # linear warm-up steps (paper: none; quick preset: 50, see module docstring)
     epochs: int = 100
     batch_size: int = 8             # ours: the paper does not give it
     steps_per_epoch: int | None = None   # None: about one pass over the training pixels
@@ -111,3 +123,5 @@ class MapDeConfig(PaperConfig):
             raise ValueError("n_thresholds must be >= 2 and min_distances a non-empty list of distances >= 1")
         if not self.learning_rate > 0:
             raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if self.warmup_steps < 0:
+            raise ValueError(f"warmup_steps must be >= 0, got {self.warmup_steps}")

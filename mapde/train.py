@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from common.training import RunDir, fit, open_run, set_seed
+from common.training import RunDir, WarmUp, fit, open_run, set_seed
 from mapde.config import MapDeConfig
 from mapde.data import check_annotated, check_sizes, mapde_dataset, steps_per_epoch
 from mapde.losses import MapDeLoss
@@ -22,13 +22,18 @@ def _check_config(config) -> MapDeConfig:
 
 
 def optimizer(config: MapDeConfig, steps: int) -> keras.optimizers.Optimizer:
-    """Adagrad with learning rate ``lr * exp(-lr_decay * epoch)`` (section 3), stepped per epoch.
+    """Adagrad with learning rate ``lr * exp(-lr_decay * epoch)`` (section 3), stepped per epoch,
+    after a linear warm-up over ``config.warmup_steps`` steps (none in the paper; 50 in the quick
+    preset, see :mod:`mapde.config`).
 
     The schedule lives in the optimizer (an ``ExponentialDecay`` over iterations with
-    ``decay_steps = steps`` per epoch, staircase), so a resumed run continues it exactly.
+    ``decay_steps = steps`` per epoch, staircase, inside :class:`common.training.WarmUp`), so a
+    resumed run continues it exactly.
     """
     schedule = keras.optimizers.schedules.ExponentialDecay(
         config.learning_rate, decay_steps=max(1, int(steps)), decay_rate=math.exp(-config.lr_decay), staircase=True)
+    if config.warmup_steps:
+        schedule = WarmUp(schedule, int(config.warmup_steps))
     return keras.optimizers.Adagrad(schedule)
 
 

@@ -42,6 +42,11 @@ def bccd_root(data_root):
 
 
 @pytest.fixture(scope="session")
+def deepliif_root(data_root):
+    return _require(data_root, "deepliif_ki67_sample")
+
+
+@pytest.fixture(scope="session")
 def mihc_samples():
     from common.synthetic import make_dataset
 

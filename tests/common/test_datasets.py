@@ -123,8 +123,20 @@ def test_bccd(bccd_root):
     assert len(datasets.load("bccd", "test")) == 72
 
 
+def test_deepliif(deepliif_root):
+    parts = {k: datasets.load("deepliif", k) for k in ("train", "val", "test")}
+    assert [[s.name for s in v] for v in parts.values()] == [["Bladder1", "Lung1", "22_2"], ["34_3"], ["6_2", "799_2"]]
+    every = [s for v in parts.values() for s in v]
+    assert all(s.image.shape == (512, 512, 3) for s in every)   # six-panel tiles give their IHC panel only
+    # data README: 80 positive, 510 negative components of >= 10 px
+    assert datasets.class_counts(every).tolist() == [80, 510]
+    assert all(np.all((s.points >= 0) & (s.points < 512)) for s in every)
+
+
 def test_missing_real_data_is_a_clear_error(tmp_path):
     with pytest.raises(FileNotFoundError, match="CRCHistoPhenotypes not found"):
         datasets.load("crchisto", "test", data_root=tmp_path)
     with pytest.raises(FileNotFoundError, match="BCCD not found"):
         datasets.load("bccd", "test", data_root=tmp_path)
+    with pytest.raises(FileNotFoundError, match="DeepLIIF Ki67 sample not found"):
+        datasets.load("deepliif", "test", data_root=tmp_path)

@@ -125,9 +125,35 @@ def test_a_dead_output_stops_training_with_a_clear_error(tmp_path):
     model.get_layer("head").set_weights([k * 0.01, b - 100.0])   # every pre-activation negative
     model.compile(optimizer="adam", loss="mse")
     x = np.random.default_rng(0).random((16, 8, 8, 1)).astype("float32")
-    with pytest.raises(DeadOutputError, match="output died at epoch 1: every pixel .* has been 0"):
+    with pytest.raises(DeadOutputError, match="output died at epoch 1: every pixel .* has been 0") as err:
         fit(model, (x, x), (x, x), tmp_path, epochs=10, dead_output_epochs=2, verbose=0)
+    assert (err.value.epoch, err.value.value) == (1, 0.0)
     assert (tmp_path / "state.json").exists() and not (tmp_path / "model.keras").exists()
     alive = keras.Model(inp, keras.layers.Conv2D(1, 3, padding="same", name="head2")(inp))
     alive.compile(optimizer="adam", loss="mse")
     fit(alive, (x, x), (x, x), tmp_path / "ok", epochs=3, dead_output_epochs=2, verbose=0)   # no false alarm
+
+
+def test_warm_up_ramps_then_follows_the_schedule_and_round_trips(tmp_path):
+    import keras
+    import numpy as np
+    import pytest
+
+    from common.training import WarmUp
+
+    base = keras.optimizers.schedules.ExponentialDecay(0.05, decay_steps=10, decay_rate=0.5, staircase=True)
+    w = WarmUp(base, 4)
+    lrs = [float(w(i)) for i in (0, 1, 3, 4, 10)]
+    np.testing.assert_allclose(lrs, [0.0125, 0.025, 0.05, 0.05, 0.025], rtol=1e-6)
+    assert float(WarmUp(0.1, 0)(7)) == pytest.approx(0.1)
+    with pytest.raises(ValueError, match="non-negative integer"):
+        WarmUp(base, -1)
+    # an optimizer holding it survives a .keras round trip (checkpoints of resumed runs)
+    model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    model.compile(optimizer=keras.optimizers.Adagrad(w), loss="mse")
+    model.fit(np.ones((4, 2)), np.ones((4, 1)), epochs=1, verbose=0)
+    model.save(tmp_path / "m.keras")
+    back = keras.saving.load_model(tmp_path / "m.keras")
+    lr = back.optimizer.learning_rate
+    assert isinstance(back.optimizer._learning_rate, WarmUp) and back.optimizer._learning_rate.steps == 4
+    assert float(lr) == pytest.approx(float(w(1)))

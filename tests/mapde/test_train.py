@@ -31,6 +31,18 @@ def test_learning_rate_follows_the_paper_schedule():
     assert float(sched(0)) == pytest.approx(1e-3)
     assert float(sched(25)) == pytest.approx(1e-3 * np.exp(-0.05 * 2), rel=1e-5)
     assert isinstance(opt, keras.optimizers.Adagrad)
+    assert MapDeConfig().warmup_steps == 0   # the paper has no warm-up
+
+
+def test_quick_preset_warms_the_learning_rate_up_from_the_papers_rate():
+    """Issue 15: the quick preset's first Adagrad step at 0.05 killed the ReLU output; it now starts at
+    0.05 / 50 = 0.001 (the paper's rate) and reaches 0.05 at step 50, then decays per epoch."""
+    from mapde.train import optimizer
+
+    sched = optimizer(MapDeConfig.quick(), steps=100)._learning_rate
+    lrs = [float(sched(i)) for i in (0, 24, 49, 99, 100)]
+    np.testing.assert_allclose(lrs, [0.001, 0.025, 0.05, 0.05, 0.05 * np.exp(-0.05)], rtol=1e-5)
+
 
 def test_micronet_with_auxiliary_losses_and_sccnn_train(splits, tmp_path):
     train, val, _ = splits
@@ -90,3 +102,29 @@ def test_resumed_training_reaches_the_same_weights(splits, tmp_path, kind):
     assert [h["epoch"] for h in hist] == [1.0, 2.0]
     for a, b in zip(whole.get_weights(), resumed.get_weights()):
         np.testing.assert_array_equal(a, b)
+
+
+def test_one_full_rate_adagrad_step_kills_the_relu_output_and_the_warm_up_does_not():
+    """Issue 15's cause, reproduced: on a sparse crop (one cell in 252 x 252) the background term
+    dominates, and Adagrad's first step at 0.05 moves every weight by about the full rate the same way;
+    every pre-activation of the ReLU output goes negative and the output is 0.0 everywhere. The quick
+    preset's warm-up starts at 0.001 and the output lives."""
+    from mapde.data import mapped_targets
+    from mapde.losses import MapDeLoss
+    from mapde.model import build_mapde
+    from mapde.train import optimizer
+    from tests.mapde.helpers import sample
+
+    s = sample(points=np.array([[126.0, 126.0]]), size=252)
+    x = np.stack([s.image, s.image[::-1]]).astype("float32")
+    t = np.stack([mapped_targets(s)] * 2)
+    out = {}
+    for warm in (0, 50):
+        cfg = MapDeConfig.quick().with_overrides(seed=1, warmup_steps=warm)
+        keras.utils.set_random_seed(1)
+        model = build_mapde(cfg)
+        model.compile(optimizer=optimizer(cfg, 100), loss=MapDeLoss(cfg.pos_weight))
+        assert float(np.max(model.predict(x, verbose=0))) > 1.0
+        model.fit(x, t, epochs=1, batch_size=2, verbose=0)
+        out[warm] = float(np.max(model.predict(x, verbose=0)))
+    assert out[0] == 0.0 and out[50] > 1.0
