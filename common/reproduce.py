@@ -82,6 +82,8 @@ def config_summary(config) -> str:
     for name in ("learning_rate", "classifier_lr", "sccnn_lr"):
         if hasattr(config, name):
             parts.append(f"{name} {getattr(config, name):g}")
+    if getattr(config, "warmup_steps", 0):
+        parts.append(f"warmup_steps {config.warmup_steps}")
     for name in config.EPOCH_FIELDS:
         parts.append(f"{name} {getattr(config, name)}")
     for name in ("batch_size", "patience", "width", "input_size", "base_filters", "depth"):
