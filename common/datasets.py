@@ -82,11 +82,13 @@ class Sample:
 
 
 class SampleList(list):
-    """A list of samples that also says where they came from (``description``)."""
+    """A list of samples that also says where they came from (``description``) and whether its
+    points carry classes (``classified``; False for a folder whose points.csv has no class column)."""
 
-    def __init__(self, samples=(), description: str = ""):
+    def __init__(self, samples=(), description: str = "", classified: bool = True):
         super().__init__(samples)
         self.description = description
+        self.classified = classified
 
     @property
     def class_names(self) -> tuple:
@@ -427,4 +429,5 @@ def _load_folder(folder, split, class_names=None, seed=0):
         cls = g["cls"].to_numpy() if g is not None else np.zeros(0, dtype=np.int64)
         out.append(Sample(image, pts, cls, class_names, name=n))
     out.description = f"folder {folder}, split {split} ({len(out)} images; {how})"
+    out.classified = "class" in df.columns
     return out

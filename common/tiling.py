@@ -15,7 +15,7 @@ import numpy as np
 
 from common import _checks
 
-__all__ = ["Tile", "grid_crops", "tile_grid", "tiled_map", "tiled_points"]
+__all__ = ["Tile", "crop_origins", "grid_crops", "tile_grid", "tiled_map", "tiled_points"]
 
 
 class Tile(tuple):
@@ -73,17 +73,25 @@ def tile_grid(shape, tile_size: int, margin: int) -> list[Tile]:
     return tiles
 
 
-def grid_crops(array: np.ndarray, size: int) -> list:
-    """Non-overlapping ``size`` x ``size`` crops covering an image (the last row / column flush to
-    the edge, so it may overlap its neighbour). Used to cut validation images into network inputs."""
-    arr = np.asarray(array)
+def crop_origins(shape, size: int, stride: int | None = None) -> list:
+    """Top-left corners ``(y, x)`` of ``size`` x ``size`` crops every ``stride`` px (default: ``size``,
+    non-overlapping) covering an image; the last row / column sits flush with the edge."""
+    h, w = int(shape[0]), int(shape[1])
     size = _checks.positive(size, "size", integer=True)
-    h, w = arr.shape[:2]
+    stride = size if stride is None else _checks.positive(stride, "stride", integer=True)
     if min(h, w) < size:
         raise ValueError(f"image is {h}x{w}, smaller than the {size}x{size} crop")
-    ys = sorted({*range(0, h - size + 1, size), h - size})
-    xs = sorted({*range(0, w - size + 1, size), w - size})
-    return [arr[y:y + size, x:x + size] for y in ys for x in xs]
+    ys = sorted({*range(0, h - size + 1, stride), h - size})
+    xs = sorted({*range(0, w - size + 1, stride), w - size})
+    return [(y, x) for y in ys for x in xs]
+
+
+def grid_crops(array: np.ndarray, size: int, stride: int | None = None) -> list:
+    """``size`` x ``size`` crops covering an image every ``stride`` px (default: non-overlapping; the
+    last row / column flush to the edge, so it may overlap its neighbour). Used to cut validation
+    images into network inputs and S-DRDIN's training patches (stride 120)."""
+    arr = np.asarray(array)
+    return [arr[y:y + size, x:x + size] for y, x in crop_origins(arr.shape, size, stride)]
 
 
 def _pad(image: np.ndarray, tile_size: int, pad_mode: str):

@@ -1,6 +1,16 @@
-"""S-DRDIN (Zhang et al., COMPAY 2021): simultaneous cell detection and classification.
+"""S-DRDIN: simultaneous cell detection and classification in multiplex IHC (symmetric dense inception net).
 
-Not implemented yet: the package exists so the layout and the `cellrepro` CLI are in place.
+One Inception encoder feeds a classification decoder (softmax over cell types + background, trained
+with the pixel-weighted cross-entropy of eq. 1-2) and a detection decoder (sigmoid, binary
+cross-entropy) whose skip connections stop the gradient. Variants, one per table row: DRDIN-detection,
+DRDIN-classification, S-DRDIN-gradient and S-DRDIN; baselines U-Net and CONCORDe-Net.
+
+Attributes are imported on first use (PEP 562), so ``import sdrdin`` does not import TensorFlow.
 """
 
-TITLE = "S-DRDIN - simultaneous detection + classification (Zhang et al., COMPAY 2021)"
+from common import lazy_attributes
+
+__getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
+    "config": "SDRDINConfig TABLE2_ROWS TABLE3_ROWS VARIANTS", "losses": "PixelWeightedCE",
+    "model": "SDRDIN build_sdrdin", "data": "patches sdrdin_dataset targets"})
+TITLE = "S-DRDIN - simultaneous cell detection and classification (symmetric dense inception network)"

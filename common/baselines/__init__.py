@@ -1,4 +1,5 @@
 """Baseline models shared by several papers (U-Net, CONCORDe-Net, SC-CNN).
 
-They land with the paper issues that first need them (AwareNet: U-Net and CONCORDe-Net; MapDe: SC-CNN).
+They land with the paper issues that first need them (AwareNet: CONCORDe-Net; MapDe: SC-CNN; S-DRDIN: the
+plain U-Net of `common.baselines.unet`).
 """

@@ -1,0 +1,126 @@
+"""S-DRDIN (section 2.3, Fig. 1) and its single-task DRDIN variants.
+
+Layer layout from the paper and the DRDIN code family (reference_specs 2b): Add-merged Inception
+blocks (:class:`common.layers.InceptionBlock`) in a U-Net with 2x2 average pooling; two decoders
+from one encoder.
+"""
+
+from __future__ import annotations
+
+import keras
+
+from common.baselines import concordenet, sccnn, unet  # noqa: F401  (baselines of saved runs)
+from common.layers import ConstructorConfig, InceptionBlock, StopGradient
+from sdrdin import losses  # noqa: F401  (registers the losses compiled .keras files name)
+
+__all__ = ["BRANCHES", "SDRDIN", "build_sdrdin"]
+
+BRANCHES = ("both", "detection", "classification")
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class SDRDIN(ConstructorConfig, keras.Model):
+    """S-DRDIN: one Inception encoder, a classification decoder and a detection decoder.
+
+    * Encoder: ``depth`` Add-merged Inception blocks of ``base_filters * 2**i`` channels (16, 32,
+      64, 128), joined by 2x2 average pooling; the last one (``enc_last``) is Fig. A.2's layer.
+    * Classification decoder: per level a 2x2 stride-2 transposed convolution, concatenation with
+      the encoder block of that level, an Inception block; then a 1x1 convolution with softmax over
+      ``n_classes + 1`` channels (cell types, then background): output ``"class"``.
+    * Detection decoder: the same levels, but every skip from the encoder passes through
+      :class:`common.layers.StopGradient` when ``stop_gradient`` (S-DRDIN; not in S-DRDIN-gradient),
+      so the detection loss reaches the encoder only through the bottleneck; its last Inception
+      output is concatenated with the classification decoder's last Inception output, then two 3x3
+      convolutions (ReLU) and a 1x1 convolution with sigmoid: output ``"det"``.
+    * ``branches="detection"`` (DRDIN-detection) keeps only the detection decoder (plain skips, no
+      concatenation); ``"classification"`` (DRDIN-classification) only the classification decoder.
+
+    ReLU everywhere except the two outputs; Glorot-uniform initialisation (the Keras default).
+
+    Args:
+        n_classes: cell types C (the classification output has C + 1 channels).
+        input_size: side of the square RGB input (224 in the paper; a multiple of 2**(depth-1)).
+        base_filters: channels of the first encoder block (16).
+        depth: encoder blocks (4).
+        branches: ``"both"`` (S-DRDIN), ``"detection"`` or ``"classification"``.
+        stop_gradient: stop the gradient on the detection decoder's skips (``branches="both"`` only).
+        batch_norm: BatchNorm inside the Inception blocks (a DRDIN code variant; off in the paper).
+        output: ``"probability"`` (softmax / sigmoid heads, the paper) or ``"logit"`` (the same heads
+            without the activation; used for inference and for numerically stable losses).
+    """
+
+    def __init__(self, n_classes: int = 6, input_size: int | None = 224, base_filters: int = 16, depth: int = 4,
+                 branches: str = "both", stop_gradient: bool = True, batch_norm: bool = False,
+                 output: str = "probability", **kwargs):
+        n_classes, base_filters, depth = int(n_classes), int(base_filters), int(depth)
+        if n_classes < 1:
+            raise ValueError(f"n_classes must be >= 1, got {n_classes}")
+        if branches not in BRANCHES:
+            raise ValueError(f"branches must be one of {BRANCHES}, got {branches!r}")
+        if output not in ("probability", "logit"):
+            raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
+        if depth < 2 or base_filters < 1:
+            raise ValueError(f"depth must be >= 2 and base_filters >= 1, got {depth}, {base_filters}")
+        if input_size is not None and input_size % (2 ** (depth - 1)):
+            raise ValueError(f"input_size {input_size} must be divisible by 2**(depth-1) = {2 ** (depth - 1)}")
+        L = keras.layers
+        inputs = keras.Input((input_size, input_size, 3), name="image")
+        x = L.Rescaling(1.0 / 255.0, name="scale")(inputs)
+        skips = []
+        for level in range(depth - 1):
+            x = InceptionBlock(base_filters * 2 ** level, batch_norm=batch_norm, name=f"enc{level + 1}")(x)
+            skips.append(x)
+            x = L.AveragePooling2D(2, name=f"pool{level + 1}")(x)
+        bottom = InceptionBlock(base_filters * 2 ** (depth - 1), batch_norm=batch_norm, name="enc_last")(x)
+
+        def decoder(prefix, stop):
+            y = bottom
+            for level in reversed(range(depth - 1)):
+                f = base_filters * 2 ** level
+                y = L.Conv2DTranspose(f, 2, strides=2, padding="same", activation="relu",
+                                      name=f"{prefix}_up{level + 1}")(y)
+                skip = StopGradient(name=f"{prefix}_stop{level + 1}")(skips[level]) if stop else skips[level]
+                y = L.Concatenate(name=f"{prefix}_skip{level + 1}")([y, skip])
+                y = InceptionBlock(f, batch_norm=batch_norm, name=f"{prefix}_dec{level + 1}")(y)
+            return y
+
+        outputs = {}
+        cls_last = None
+        if branches in ("both", "classification"):
+            cls_last = decoder("cls", False)
+            outputs["class"] = L.Conv2D(n_classes + 1, 1, activation="softmax" if output == "probability" else None,
+                                        dtype="float32", name="class")(cls_last)
+        if branches in ("both", "detection"):
+            d = decoder("det", bool(stop_gradient) and branches == "both")
+            if cls_last is not None:
+                d = L.Concatenate(name="det_with_class")([d, cls_last])
+            d = L.Conv2D(base_filters, 3, padding="same", activation="relu", name="det_conv1")(d)
+            d = L.Conv2D(base_filters, 3, padding="same", activation="relu", name="det_conv2")(d)
+            outputs["det"] = L.Conv2D(1, 1, activation="sigmoid" if output == "probability" else None,
+                                      dtype="float32", name="det")(d)
+        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
+        self.n_classes, self.input_size, self.base_filters, self.depth_ = n_classes, input_size, base_filters, depth
+        self.branches, self.stop_gradient = branches, bool(stop_gradient) and branches == "both"
+        self.batch_norm, self.output_kind = bool(batch_norm), output
+
+    CONFIG = {"n_classes": "n_classes", "input_size": "input_size", "base_filters": "base_filters", "depth": "depth_",
+              "branches": "branches", "stop_gradient": "stop_gradient", "batch_norm": "batch_norm",
+              "output": "output_kind"}
+
+    @property
+    def tasks(self) -> tuple:
+        """The outputs this network has: ``("class", "det")`` or one of them."""
+        return {"both": ("class", "det"), "detection": ("det",), "classification": ("class",)}[self.branches]
+
+    def encoder_model(self) -> keras.Model:
+        """``image -> last encoder block`` (the feature maps of Fig. A.2), sharing this model's weights."""
+        return keras.Model(self.input, self.get_layer("enc_last").output, name=f"{self.name}_encoder")
+
+
+def build_sdrdin(config, n_classes: int, output: str = "probability", input_size="config") -> SDRDIN:
+    """The network of an :class:`sdrdin.config.SDRDINConfig` row (``input_size=None`` for any size)."""
+    size = config.input_size if input_size == "config" else input_size
+    name = {"both": "s_drdin" if config.stop_gradient else "s_drdin_gradient",
+            "detection": "drdin_detection", "classification": "drdin_classification"}[config.branches]
+    return SDRDIN(n_classes, size, config.base_filters, config.depth, config.branches, config.stop_gradient,
+                  config.batch_norm, output=output, name=name)
