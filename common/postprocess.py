@@ -10,7 +10,7 @@ from skimage.morphology import disk
 
 from common import _checks
 
-__all__ = ["blob_points", "class_vote", "guided_filter", "peak_points", "threshold_centroids"]
+__all__ = ["blob_points", "box_means", "class_vote", "guided_filter", "peak_points", "threshold_centroids"]
 
 
 def _centroids(labels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -140,6 +140,37 @@ def blob_points(prob, threshold: float = 0.5, min_area: int = 50, window: int = 
     return _centroids(peaks, m)
 
 
+def box_means(class_prob, points, window: int = 49, mode: str = "mean") -> np.ndarray:
+    """Per point, the mean of each class map over the square window around it, (N, C) float64.
+
+    ``mode="majority"`` averages one-hot per-pixel argmax classes instead (the fraction of the
+    window's pixels voting for each class). Windows are clipped at the image border.
+    """
+    cp = _checks.as_map(class_prob, "class_prob", ndim=3)
+    h, w, c = cp.shape
+    pts = _checks.as_points(points, (h, w))
+    window = _checks.positive(window, "window", integer=True)
+    if window % 2 == 0:
+        raise ValueError(f"window must be odd so it is centred on the point, got {window}")
+    _checks.one_of(mode, ("mean", "majority"), "mode")
+    if len(pts) == 0:
+        return np.zeros((0, c), dtype=np.float64)
+    if mode == "majority":
+        votes = np.eye(c, dtype=np.float64)[np.argmax(cp, axis=-1)]
+    else:
+        votes = cp.astype(np.float64)
+    # Summed-area table: any window sum in O(1) per point.
+    sat = np.zeros((h + 1, w + 1, c), dtype=np.float64)
+    sat[1:, 1:] = votes.cumsum(0).cumsum(1)
+    half = window // 2
+    col = np.clip(np.rint(pts[:, 0]).astype(np.int64), 0, w - 1)
+    row = np.clip(np.rint(pts[:, 1]).astype(np.int64), 0, h - 1)
+    r0, r1 = np.clip(row - half, 0, h), np.clip(row + half + 1, 0, h)
+    c0, c1 = np.clip(col - half, 0, w), np.clip(col + half + 1, 0, w)
+    sums = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
+    return sums / ((r1 - r0) * (c1 - c0))[:, None]
+
+
 def class_vote(class_prob, points, window: int = 49, mode: str = "mean") -> np.ndarray:
     """Class of each point from the class maps in a square window around it.
 
@@ -158,29 +189,7 @@ def class_vote(class_prob, points, window: int = 49, mode: str = "mean") -> np.n
     Returns:
         (N,) int64 class indices.
     """
-    cp = _checks.as_map(class_prob, "class_prob", ndim=3)
-    h, w, c = cp.shape
-    pts = _checks.as_points(points, (h, w))
-    window = _checks.positive(window, "window", integer=True)
-    if window % 2 == 0:
-        raise ValueError(f"window must be odd so it is centred on the point, got {window}")
-    _checks.one_of(mode, ("mean", "majority"), "mode")
-    if len(pts) == 0:
-        return np.zeros((0,), dtype=np.int64)
-    if mode == "majority":
-        votes = np.eye(c, dtype=np.float64)[np.argmax(cp, axis=-1)]
-    else:
-        votes = cp.astype(np.float64)
-    # Summed-area table: any window sum in O(1) per point.
-    sat = np.zeros((h + 1, w + 1, c), dtype=np.float64)
-    sat[1:, 1:] = votes.cumsum(0).cumsum(1)
-    half = window // 2
-    col = np.clip(np.rint(pts[:, 0]).astype(np.int64), 0, w - 1)
-    row = np.clip(np.rint(pts[:, 1]).astype(np.int64), 0, h - 1)
-    r0, r1 = np.clip(row - half, 0, h), np.clip(row + half + 1, 0, h)
-    c0, c1 = np.clip(col - half, 0, w), np.clip(col + half + 1, 0, w)
-    sums = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
-    return np.argmax(sums, axis=1).astype(np.int64)
+    return np.argmax(box_means(class_prob, points, window, mode), axis=1).astype(np.int64)
 
 
 def guided_filter(guide, src, radius: int = 4, eps: float = 0.01) -> np.ndarray:

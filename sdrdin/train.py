@@ -1,0 +1,144 @@
+"""Training S-DRDIN, its single-task DRDIN variants and the U-Net baseline (sections 2.3-2.4).
+
+A table row is a *pipeline*: the joint rows (S-DRDIN, S-DRDIN-gradient) train one network; the
+separate-model rows train one network per task, each in its own run folder under the row's::
+
+    <run>/config.json, data.json, postprocess.json, sweep.csv     the row
+    <run>/model.keras                                             joint rows: the network
+    <run>/detection/model.keras, <run>/classification/model.keras separate rows: one per task
+
+DRDIN-detection and DRDIN-classification are the two halves of one pipeline ("DRDIN"): detections
+from the first, classes from the second (Tables 2-3, Table A.4's "DRDIN-detection+classification").
+"""
+
+from __future__ import annotations
+
+import os
+
+import keras
+
+from common.baselines.unet import UNet
+from common.training import RunDir, fit, open_run, set_seed
+from sdrdin.config import SDRDINConfig
+from sdrdin.data import check_classified, patches, sdrdin_dataset
+from sdrdin.losses import PixelWeightedCE
+from sdrdin.model import build_sdrdin
+
+__all__ = ["SEPARATE", "build_network", "pipeline_parts", "train", "train_network"]
+
+SEPARATE = ("detection", "classification")
+
+
+def _check_config(config) -> SDRDINConfig:
+    if not isinstance(config, SDRDINConfig):
+        raise ValueError(f"config must be an SDRDINConfig, got {type(config).__name__}")
+    return config
+
+
+def pipeline_parts(config: SDRDINConfig) -> dict:
+    """``{sub-folder: task config}`` of a row: ``{"": config}`` for a joint network, else one config
+    per task (``"detection"``, ``"classification"``), each training a single-task network."""
+    if config.model == "sdrdin" and config.branches == "both":
+        return {"": config}
+    if config.model == "concordenet":
+        raise NotImplementedError("the CONCORDe-Net row (CONCORDe-Net detection + SC-CNN classifier) is not "
+                                  "trained by sdrdin yet")
+    return {task: config.with_overrides(branches=task) for task in SEPARATE}
+
+
+def build_network(config: SDRDINConfig, n_classes: int, input_size="config") -> keras.Model:
+    """The untrained network of one pipeline part: S-DRDIN / DRDIN, or a single-task U-Net."""
+    size = config.input_size if input_size == "config" else input_size
+    if config.model == "sdrdin":
+        return build_sdrdin(config, n_classes, input_size=size)
+    if config.model == "unet":
+        if config.branches == "detection":
+            return UNet(1, size, config.base_filters, config.depth, head="sigmoid", output_name="det",
+                        name="unet_detection")
+        if config.branches == "classification":
+            return UNet(n_classes + 1, size, config.base_filters, config.depth, head="softmax", output_name="class",
+                        name="unet_classification")
+    raise ValueError(f"no single network for model={config.model!r}, branches={config.branches!r}")
+
+
+def tasks_of(model) -> tuple:
+    """The outputs a network trains: ``("class", "det")``, ``("det",)`` or ``("class",)``."""
+    if hasattr(model, "tasks"):
+        return model.tasks
+    return (model.output_name,) if hasattr(model, "output_name") else tuple(model.output_names)
+
+
+def _losses(config, tasks):
+    # The U-Net row is "trained without additional weights" (section 3.2): plain cross-entropy.
+    weighting = "none" if config.model == "unet" else config.class_weighting
+    losses = {"class": PixelWeightedCE(weighting), "det": keras.losses.BinaryCrossentropy(name="det_bce")}
+    return {k: losses[k] for k in tasks}
+
+
+def _steps(config, train) -> int:
+    if config.steps_per_epoch:
+        return int(config.steps_per_epoch)
+    n = len(patches(train[:1], config.input_size, config.patch_stride, config.radius)[0]) if train else 0
+    per_image = max(1, n)
+    return max(1, -(-per_image * len(train) // config.batch_size))
+
+
+def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains one network (a joint S-DRDIN or one task's network) with Adam at ``config.learning_rate``,
+    keeping the weights of the lowest validation loss. S-DRDIN's loss is the sum of the pixel-weighted
+    cross-entropy (eq. 1-2) and the detection branch's binary cross-entropy.
+
+    Returns:
+        ``(model, history)``; the model is saved as ``model.keras`` in ``run_dir``.
+    """
+    config = _check_config(config)
+    train = check_classified(train, "training")
+    val = check_classified(val, "validation", n_classes=len(train[0].class_names))
+    run = open_run(run_dir, config, resume, data=(train, val))
+    set_seed(config.seed)
+    model = build_network(config, len(train[0].class_names))
+    tasks = tasks_of(model)
+    losses = _losses(config, tasks)
+    single = not isinstance(model.output, dict)   # a one-output network (U-Net) takes its target bare
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=losses[tasks[0]] if single else losses)
+    steps = _steps(config, train)
+
+    def shaped(ds):
+        return ds.map(lambda x, y: (x, y[tasks[0]])) if single else ds
+
+    def tr(skip_batches):
+        return shaped(sdrdin_dataset(train, config, tasks, training=True, repeat=True,
+                                     skip=skip_batches * config.batch_size))
+
+    va = shaped(sdrdin_dataset(val, config, tasks, training=False))
+    model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience, steps_per_epoch=steps,
+                         resume=resume, verbose=verbose, dead_output_epochs=config.dead_output_epochs)
+    run.save_model(model)
+    return model, history
+
+
+def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains a table row's pipeline in ``run_dir`` and tunes its detection threshold on ``val``
+    (``postprocess.json``, ``sweep.csv``).
+
+    Returns:
+        The row's :class:`sdrdin.evaluate.SDRDINPredictor`.
+    """
+    from sdrdin.evaluate import SDRDINPredictor, calibrate_predictor
+
+    config = _check_config(config)
+    parts = pipeline_parts(config)
+    run = open_run(run_dir, config, resume, data=(train, val))
+    models = {}
+    for sub, part in parts.items():
+        models[sub], _ = train_network(part, train, val, os.path.join(run.path, sub) if sub else run.path,
+                                       resume=resume, verbose=verbose)
+    det = models.get("", models.get("detection"))
+    cls = models.get("", models.get("classification"))
+    pred = SDRDINPredictor(det, cls, config, class_names=train[0].class_names, folder=str(run.path))
+    params, sweep = calibrate_predictor(pred, val)
+    RunDir(run.path).write_postprocess("blobs", {"blobs": params}, sweep,
+                                       source=f"validation split ({len(val)} images), best detection F1 at "
+                                              f"{config.match_radius:g} px")
+    pred.postprocess = RunDir(run.path).postprocess()
+    return pred

@@ -1,0 +1,78 @@
+import numpy as np
+import pytest
+
+from common.labels import disk_mask
+from sdrdin.evaluate import SDRDINPredictor, load, locate
+from sdrdin.model import SDRDIN
+from tests.sdrdin.helpers import tiny
+
+
+def test_post_processing_splits_touching_blobs_and_drops_small_noise():
+    """Two touching cells of radius 7 (centres 12 px apart) and a 3 px speck; section 2.5 constants."""
+    m = disk_mask([[30, 40], [42, 40]], (80, 80), 7.5).astype(np.float32) * 0.9
+    m[5:7, 70:72] = 0.95                                      # 4 px: under min_area 50
+    pts = locate(m, 0.5, tiny(min_area=50, peak_window=7, dilate_radius=2))
+    assert len(pts) == 2
+    np.testing.assert_allclose(sorted(pts[:, 0]), [30, 42], atol=2.5)
+    np.testing.assert_allclose(pts[:, 1], [40, 40], atol=1.5)
+
+
+def _predictor(**kw):
+    cfg = tiny(**kw)
+    net = SDRDIN(3, 32, 4, 3)
+    return SDRDINPredictor(net, net, cfg, class_names=("a", "b", "c"))
+
+
+def test_class_is_the_argmax_of_the_mean_probability_in_the_box():
+    """Eq. 3: in the 9x9 box, class b has a high probability on a few pixels but class c a moderate one on
+    all of them: the mean picks c (a per-pixel majority would too; the max would pick b)."""
+    pred = _predictor(min_area=1, peak_window=3, vote_box=9)
+    det = np.zeros((40, 40), np.float32)
+    det[19:22, 19:22] = 0.9
+    cls = np.zeros((40, 40, 4), np.float32)
+    cls[..., 3] = 1.0                                          # background elsewhere
+    cls[16:25, 16:25] = (0.1, 0.2, 0.6, 0.1)
+    cls[20, 20] = (0.0, 0.95, 0.05, 0.0)
+    d = pred.detect({"det": det, "class": cls}, np.zeros((40, 40, 3), np.uint8), threshold=0.5)
+    assert len(d) == 1 and d.class_names == ("a", "b", "c")
+    assert d.classes[0] == 2
+    np.testing.assert_allclose(d.class_probabilities.sum(1), 1.0)
+    assert d.scores[0] == pytest.approx(0.9)
+
+
+def test_detection_only_pipeline_gives_points_without_classes():
+    net = SDRDIN(3, 32, 4, 3, branches="detection")
+    pred = SDRDINPredictor(net, None, tiny(min_area=1, peak_window=3))
+    det = np.zeros((32, 32), np.float32)
+    det[10:13, 10:13] = 0.8
+    d = pred.detect({"det": det}, np.zeros((32, 32, 3), np.uint8), threshold=0.5)
+    assert len(d) == 1 and d.classes is None
+
+
+def test_bad_pipelines_are_refused():
+    with pytest.raises(ValueError, match="detection output"):
+        SDRDINPredictor(SDRDIN(3, 32, 4, 3, branches="classification"), None, tiny())
+    with pytest.raises(ValueError, match="2 class names"):
+        net = SDRDIN(3, 32, 4, 3)
+        SDRDINPredictor(net, net, tiny(), class_names=("a", "b"))
+    with pytest.raises(FileNotFoundError, match="no S-DRDIN run"):
+        load("/nonexistent/run")
+
+
+def test_a_trained_run_loads_and_predicts_the_same(splits, tmp_path):
+    from sdrdin.train import train
+
+    tr, va, te = splits
+    pred = train(tiny("S-DRDIN"), tr, va, tmp_path / "run", verbose=0)
+    back = load(tmp_path / "run")
+    a, b = pred.predict(te[0].image), back.predict(te[0].image)
+    np.testing.assert_array_equal(a.points, b.points)
+    np.testing.assert_array_equal(a.classes, b.classes)
+    assert b.class_names == tuple(tr.class_names)
+    # large images are tiled on the pooling grid with the receptive field as margin: same maps as one pass
+    big = np.tile(te[0].image, (4, 4, 1))
+    one = back.maps(big)["det"]
+    back.tile_size, back.batch_size = 128, 2
+    assert back.margin >= back.reach
+    tiled = back.maps(big)["det"]
+    np.testing.assert_allclose(tiled, one, atol=1e-5)
