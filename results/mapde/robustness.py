@@ -165,7 +165,8 @@ def render(csv_path: str, md_path: str, header: str) -> None:
                     death_epochs=("death_epoch", lambda s: ", ".join(str(int(v)) for v in s.dropna())),
                     val_f1_mean=("val_f1", "mean"), val_f1_min=("val_f1", "min"))
                .reset_index())
-    lines += [f"- **hardware**: {hardware_summary()}", "", "## Summary", "", to_markdown(summary.set_index("condition")), "",
+    lines += [f"- **hardware**: {hardware_summary()}", "", "## Summary", "",
+              to_markdown(summary.set_index("condition")), "",
               "## Every run", "", to_markdown(df.drop(columns=["overrides"]).set_index("condition")), ""]
     with open(md_path, "w") as f:
         f.write("\n".join(lines))

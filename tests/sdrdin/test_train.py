@@ -52,11 +52,11 @@ def test_training_is_bit_identical_from_one_seed(splits, tmp_path):
 
 
 def test_every_variant_trains_two_steps(splits, tmp_path):
+    import keras
+
     from common.testing import run_fit_check
     from sdrdin.data import sdrdin_dataset
     from sdrdin.train import _losses, build_network, tasks_of
-
-    import keras
 
     for row in ("S-DRDIN-gradient", "DRDIN-detection", "DRDIN-classification"):
         cfg = tiny(row)
