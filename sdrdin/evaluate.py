@@ -76,6 +76,15 @@ class SDRDINPredictor(Predictor):
             if class_names is not None and len(class_names) != n:
                 raise ValueError(f"{len(class_names)} class names {list(class_names)} for a network of {n} classes")
 
+    def history(self) -> list:
+        """The training history: the joint network's, or the detection network's for a separate pipeline
+        (``<run>/detection``; the classification network's is in ``<run>/classification``)."""
+        from common.training import RunDir
+
+        if not self.joint and self.folder and os.path.isdir(os.path.join(self.folder, "detection")):
+            return RunDir(os.path.join(self.folder, "detection"), create=False).history()
+        return super().history()
+
     def sync(self):
         self._det.set_weights(self.detector.get_weights())
         if self._cls is not None and not self.joint:
@@ -123,7 +132,7 @@ def calibrate_predictor(pred: SDRDINPredictor, val, maps=None):
                                n_thresholds=config.n_thresholds, what=f"S-DRDIN {config.variant_name or ''}".strip())
     params.update(min_area=int(config.min_area), peak_window=int(config.peak_window),
                   dilate_radius=int(config.dilate_radius), vote_box=int(config.vote_box))
-    return params, sweep
+    return params, sweep.assign(method="blobs")
 
 
 _NETWORKS = ("SDRDIN", "UNet")

@@ -15,6 +15,9 @@ PAPERS = {
     # paper: (synthetic kind of the user folder, images, image size, overrides for a tiny quick run)
     "awarenet": ("mihc", 8, 96, ["--set", "input_size=32"]),
     "mapde": ("he", 5, 256, ["--set", "width=0.03125", "--set", "steps_per_epoch=2"]),
+    "sdrdin": ("mihc6", 6, 96, ["--set", "input_size=32", "--set", "patch_stride=16", "--set", "steps_per_epoch=2",
+                                "--set", "min_area=2",
+                                "--set", "peak_window=5", "--set", "vote_box=9"]),
 }
 RUN_FILES = {"config.json", "data.json", "model.keras", "postprocess.json", "sweep.csv", "history.csv", "state.json"}
 
