@@ -30,16 +30,24 @@ def _has_reproduce(paper: str) -> bool:
         return False
 
 
-def _reproduce_module(paper: str):
-    """The paper's ``reproduce`` module, or None while the paper is not implemented."""
+def state(paper: str) -> str:
+    """``"ready"``, ``"in progress"`` (a ``reproduce`` module, but the package's ``READY`` is False)
+    or ``"not implemented yet"``."""
     if not _has_reproduce(paper):
+        return "not implemented yet"
+    return "ready" if getattr(importlib.import_module(paper), "READY", True) else "in progress"
+
+
+def _reproduce_module(paper: str):
+    """The paper's ``reproduce`` module, or None while the paper is not ready."""
+    if state(paper) != "ready":
         return None
     return importlib.import_module(f"{paper}.reproduce")
 
 
 def status() -> dict:
-    """{paper: True if it has a reproduce entry point} (without importing TensorFlow)."""
-    return {p: _has_reproduce(p) for p in PAPERS}
+    """{paper: True if it is ready to reproduce} (without importing TensorFlow)."""
+    return {p: state(p) == "ready" for p in PAPERS}
 
 
 def _cmd_reproduce(args) -> int:
@@ -55,7 +63,7 @@ def _cmd_reproduce(args) -> int:
     for p in papers:
         mod = _reproduce_module(p)
         if mod is None:
-            print(f"[{p}] not implemented yet - skipped ({title(p)})")
+            print(f"[{p}] {state(p)} - skipped ({title(p)})")
             continue
         print(f"[{p}] {title(p)}", flush=True)
         t0 = time.time()
@@ -68,8 +76,8 @@ def _cmd_reproduce(args) -> int:
 
 
 def _cmd_papers(_args) -> int:
-    for p, ok in status().items():
-        print(f"{p:16s} {'ready' if ok else 'not implemented yet':20s} {title(p)}")
+    for p in PAPERS:
+        print(f"{p:16s} {state(p):20s} {title(p)}")
     return 0
 
 

@@ -11,7 +11,7 @@ def test_reproduce_skips_papers_not_implemented(capsys, tmp_path):
     assert cli.main(["reproduce", "--quick", "--papers", *missing, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     for p in missing:
-        assert f"[{p}] not implemented yet" in out
+        assert f"[{p}] {cli.state(p)} - skipped" in out
     assert "nothing was reproduced" in out
 
 
@@ -27,12 +27,13 @@ def test_reproduce_dispatches_to_each_papers_main(monkeypatch, capsys, tmp_path)
     assert cli.main(["reproduce", "--quick", "--papers", "awarenet", "mapde", "--out", str(tmp_path)]) == 0
     assert calls == [(True, str(tmp_path))]
     out = capsys.readouterr().out
-    assert "[awarenet] done in" in out and "[mapde] not implemented yet" in out
+    assert "[awarenet] done in" in out and "[mapde] " in out and "skipped" in out
 
 
 def test_status_lists_implemented_papers():
     st = cli.status()
     assert st["awarenet"] is True and st["mapde"] is True and st["sdrdin"] is False
+    assert cli.state("sdrdin") == "in progress" and cli.state("yolo_transfer") == "not implemented yet"
 
 
 def test_unknown_paper_is_an_error(capsys):
