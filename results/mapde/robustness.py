@@ -159,6 +159,7 @@ def render(csv_path: str, md_path: str, header: str) -> None:
 
     df = pd.read_csv(csv_path)
     df["died"] = df["died"].astype(str).str.lower() == "true"
+    shown = df.assign(death_epoch=["" if pd.isna(v) else str(int(v)) for v in df["death_epoch"]])
     lines = [header.rstrip(), ""]
     summary = (df.groupby(["condition", "data", "model"], sort=False)
                .agg(runs=("seed", "size"), died=("died", "sum"),
@@ -167,7 +168,7 @@ def render(csv_path: str, md_path: str, header: str) -> None:
                .reset_index())
     lines += [f"- **hardware**: {hardware_summary()}", "", "## Summary", "",
               to_markdown(summary.set_index("condition")), "",
-              "## Every run", "", to_markdown(df.drop(columns=["overrides"]).set_index("condition")), ""]
+              "## Every run", "", to_markdown(shown.drop(columns=["overrides"]).set_index("condition")), ""]
     with open(md_path, "w") as f:
         f.write("\n".join(lines))
 
