@@ -6,8 +6,11 @@ lowers every weight, 0.0: it raises every weight), and the largest output on 8 v
 and after the step (0.0 = dead). Usage, from the repository root::
 
     python results/mapde/robustness/first_step.py synthetic:he,crchisto,bccd,deepliif,sparse
+    python results/mapde/robustness/first_step.py bccd,sparse 100,10000 mapde 0.05
 
-Writes ``first_step.json`` beside this script.
+Writes ``first_step.json`` beside this script; with the optional positive weights (default 1000),
+models (default both) and learning rates (default 0.05, 0.01, 0.001) it writes
+``first_step_pos_weight.json``.
 """
 import json
 import os
@@ -26,17 +29,20 @@ from mapde.data import mapde_dataset
 from mapde.losses import MapDeLoss
 from mapde.model import build_mapde, build_micronet
 
+pos_weights = [float(w) for w in sys.argv[2].split(",")] if len(sys.argv) > 2 else [1000.0]
+models = sys.argv[3].split(",") if len(sys.argv) > 3 else ["mapde", "micronet"]
+lrs = [float(v) for v in sys.argv[4].split(",")] if len(sys.argv) > 4 else [0.05, 0.01, 0.001]
 rows = []
-for data in sys.argv[1].split(","):
+for data, pw in ((d, w) for d in sys.argv[1].split(",") for w in pos_weights):
     tr, va = _splits(data, "/tmp/cellrepro_robustness", 8)
-    for model_kind in ("mapde", "micronet"):
+    for model_kind in models:
         for seed in range(5):
-            cfg = MapDeConfig.quick().with_overrides(seed=seed, model=model_kind,
+            cfg = MapDeConfig.quick().with_overrides(seed=seed, model=model_kind, pos_weight=pw,
                                                      locate="deconv" if model_kind == "mapde" else "peak")
             xb, tb = next(iter(mapde_dataset(tr, cfg, training=True, repeat=True)))
             xv = np.concatenate([x for x, _ in
                                  mapde_dataset(va, cfg, training=False).take(2).as_numpy_iterator()])[:8]
-            for lr in (0.05, 0.01, 0.001):
+            for lr in lrs:
                 set_seed(seed)
                 m = build_mapde(cfg, 1) if model_kind == "mapde" else build_micronet(cfg, 1)
                 loss = MapDeLoss(cfg.pos_weight)
@@ -56,7 +62,7 @@ for data in sys.argv[1].split(","):
                 opt.apply_gradients(zip(grads, m.trainable_variables))
                 y1 = m(xv, training=False).numpy()
                 kg = grads[[v.path for v in m.trainable_variables].index(main.kernel.path)].numpy()
-                r = dict(data=data, model=model_kind, seed=seed, lr=lr, mean_t=float(tf.reduce_mean(t)),
+                r = dict(data=data, model=model_kind, seed=seed, lr=lr, pos_weight=pw, mean_t=float(tf.reduce_mean(t)),
                          y_bg_mean=float(tf.reduce_sum(tf.cast(t == 0, "float32") * y)
                                          / tf.reduce_sum(tf.cast(t == 0, "float32"))),
                          loss_bg=float(bg), loss_pos=float(pos),
@@ -64,4 +70,5 @@ for data in sys.argv[1].split(","):
                          out_max_before=float(y0.max()), out_max_after=float(y1.max()), dead_after=bool(y1.max() <= 0))
                 rows.append(r)
                 print(json.dumps(r), flush=True)
-json.dump(rows, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "first_step.json"), "w"))
+name = "first_step.json" if len(sys.argv) <= 2 else "first_step_pos_weight.json"
+json.dump(rows, open(os.path.join(os.path.dirname(os.path.abspath(__file__)), name), "w"))
