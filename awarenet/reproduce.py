@@ -23,7 +23,7 @@ from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.io import atomic_path
 from common.reporting import paper_vs_ours
-from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config
+from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config, synthetic_alias
 
 __all__ = ["SYNTHETIC_SIZES", "classification", "load_splits", "main", "table2"]
 
@@ -34,9 +34,7 @@ SYNTHETIC_SIZES = {"train": (24, 256), "val": (8, 256), "test": (24, 256)}
 
 def data_name(data: str) -> str:
     """``"synthetic"`` is AwareNet's mIHC kind."""
-    if not isinstance(data, str) or not data:
-        raise ValueError(f"data must be a dataset name or folder, got {data!r}")
-    return "synthetic:mihc" if data == "synthetic" else data
+    return synthetic_alias(data, "mihc")
 
 
 def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):

@@ -52,6 +52,13 @@ def resolve_config(cls, config=None, quick: bool = False, data: str | None = Non
     return config.cap_epochs(epochs)
 
 
+def synthetic_alias(data: str, kind: str) -> str:
+    """``"synthetic"`` -> ``"synthetic:<kind>"`` (a paper's own synthetic data); other names unchanged."""
+    if not isinstance(data, str) or not data:
+        raise ValueError(f"data must be a dataset name or folder, got {data!r}")
+    return f"synthetic:{kind}" if data == "synthetic" else data
+
+
 def output_folder(out, paper: str) -> str:
     """``<out>/<paper>`` (a new temporary folder for ``out=None``)."""
     base = tempfile.mkdtemp(prefix=f"{paper}_") if out is None else os.fspath(out)

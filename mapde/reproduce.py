@@ -19,7 +19,7 @@ from common.datasets import load
 from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.reporting import paper_vs_ours, write_table
-from common.reproduce import Reproduction, TableSetup, provenance
+from common.reproduce import Reproduction, TableSetup, provenance, synthetic_alias
 from mapde import paper
 from mapde.config import TABLE1_ROWS, MapDeConfig
 from mapde.evaluate import calibrate, locate, location_map
@@ -35,9 +35,7 @@ SYNTHETIC_SPLITS = {"train": (16, 320), "val": (6, 252), "test": (12, 252)}
 
 def data_name(data: str) -> str:
     """``"synthetic"`` is MapDe's H&E kind."""
-    if not isinstance(data, str) or not data:
-        raise ValueError(f"data must be a dataset name or folder, got {data!r}")
-    return "synthetic:he" if data == "synthetic" else data
+    return synthetic_alias(data, "he")
 
 
 def load_split(data: str = "synthetic", split: str = "test", seed: int = 0, data_root=None):

@@ -69,8 +69,7 @@ class SDRDINPredictor(Predictor):
         self.tile_size, self.batch_size = tile_size, int(batch_size)
         self._det = _fully_convolutional(detector)
         self._cls = self._det if self.joint else (_fully_convolutional(classifier) if classifier is not None else None)
-        self.reach = max(receptive_field(n)[0] for n in {id(self._det): self._det, id(self._cls): self._cls}.values()
-                         if n is not None)
+        self.reach = max(receptive_field(n)[0] for n in (self._det, self._cls) if n is not None)
         if classifier is not None:
             n = int(classifier.get_layer("class").kernel.shape[-1]) - 1
             if class_names is not None and len(class_names) != n:

@@ -20,7 +20,7 @@ from common.datasets import SampleList
 from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.matching import classification_scores, detection_recall_by_class
-from common.reproduce import Reproduction, TableSetup, provenance
+from common.reproduce import Reproduction, TableSetup, provenance, synthetic_alias
 from sdrdin import paper
 from sdrdin.config import TABLE2_ROWS, TABLE3_ROWS, SDRDINConfig
 from sdrdin.train import train
@@ -40,9 +40,7 @@ SYNTHETIC_SIZES = {"train": (16, 192), "val": (8, 192), "test": (16, 192)}
 
 def data_name(data: str) -> str:
     """``"synthetic"`` is S-DRDIN's six-type mIHC kind."""
-    if not isinstance(data, str) or not data:
-        raise ValueError(f"data must be a dataset name or folder, got {data!r}")
-    return "synthetic:mihc6" if data == "synthetic" else data
+    return synthetic_alias(data, "mihc6")
 
 
 def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):
@@ -64,8 +62,9 @@ def resplit(train, val, seed: int, val_fraction: float = 0.3) -> tuple:
     return tr, va
 
 
-def _pipelines_for(rows2, rows3) -> list:
-    want = set(rows2) | set(rows3)
+def _pipelines_for(rows) -> list:
+    """The pipelines that the Table 2 / Table 3 ``rows`` asked for come from."""
+    want = set(rows)
     return [p for p, (_, r2, r3) in PIPELINES.items() if r2 in want or r3 in want]
 
 
@@ -87,13 +86,14 @@ def run_pipelines(base: SDRDINConfig, tr, va, te, out, pipelines, resume: bool =
             t_row = time.time()
             pred = train(cfg, trk, vak, os.path.join(out, "runs", f"split{k}", pipe), resume=resume, verbose=verbose)
             seconds = time.time() - t_row
+            history = pred.history()
             dets = [pred.predict(s.image) for s in te]
             sc = score(dets, te, [cfg.match_radius]).iloc[0]
             rec = {"pipeline": pipe, "split": k, **{c: float(sc[c]) for c in ("Precision", "Recall", "F1")},
                    **{c: int(sc[c]) for c in ("TP", "FP", "FN")},
                    "Weighted Precision": float(sc["Class Precision"]), "Weighted Recall": float(sc["Class Recall"]),
                    "Weighted F1": float(sc["Class F1"]), "threshold": pred.tuned("blobs")[1]["threshold"],
-                   "epochs": len(pred.history()) if pred.history() else np.nan, "train s": round(seconds, 1)}
+                   "epochs": len(history) if history else np.nan, "train s": round(seconds, 1)}
             cs = classification_scores([d.points for d in dets], [d.classes for d in dets], [s.points for s in te],
                                        [s.classes for s in te], cfg.match_radius, names)
             rd = detection_recall_by_class([d.points for d in dets], [s.points for s in te], [s.classes for s in te],
@@ -200,7 +200,7 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=None, resu
     rows = [r for r in (rows or list(TABLE2_ROWS) + list(TABLE3_ROWS)) if r != "CONCORDe-Net"]
     setup = TableSetup(SDRDINConfig, rows, run.config, quick, data_name(data), run.out, run.splits, load_splits, data)
     base, tr, va, te = setup.base, setup.train, setup.val, setup.test
-    results = run_pipelines(base, tr, va, te, run.out, _pipelines_for(rows, rows), resume=resume, verbose=verbose)
+    results = run_pipelines(base, tr, va, te, run.out, _pipelines_for(rows), resume=resume, verbose=verbose)
     os.makedirs(run.out, exist_ok=True)
     from common.io import atomic_path
 

@@ -18,9 +18,10 @@ import os
 import keras
 
 from common.baselines.unet import UNet
+from common.tiling import crop_origins
 from common.training import RunDir, fit, open_run, set_seed
 from sdrdin.config import SDRDINConfig
-from sdrdin.data import check_classified, patches, sdrdin_dataset
+from sdrdin.data import check_classified, sdrdin_dataset
 from sdrdin.losses import PixelWeightedCE
 from sdrdin.model import build_sdrdin
 
@@ -76,11 +77,11 @@ def _losses(config, tasks):
 
 
 def _steps(config, train) -> int:
+    """One pass over the training patches (section 2.2 grid of every image), in batches."""
     if config.steps_per_epoch:
         return int(config.steps_per_epoch)
-    n = len(patches(train[:1], config.input_size, config.patch_stride, config.radius)[0]) if train else 0
-    per_image = max(1, n)
-    return max(1, -(-per_image * len(train) // config.batch_size))
+    n = sum(len(crop_origins(s.shape, config.input_size, config.patch_stride)) for s in train)
+    return max(1, -(-n // config.batch_size))
 
 
 def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
