@@ -6,19 +6,15 @@ import keras
 
 from awarenet import losses  # noqa: F401  (registers the losses compiled .keras files name)
 from common.baselines import concordenet  # noqa: F401  (CONCORDe-Net parts of saved runs)
-from common.layers import ConstructorConfig, InceptionBlock
+from common.baselines.inception_unet import InceptionUNet
+from common.layers import ConstructorConfig
 
 __all__ = ["AwareNetDetector", "CellClassifier", "build_classifier", "build_detector"]
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")
-class AwareNetDetector(ConstructorConfig, keras.Model):
-    """Inception U-Net of Fig. 3 (layer details from the authors' code, reference_specs 1b).
-
-    Encoder: Add-merged Inception blocks of ``base_filters * 2**i`` channels joined by 2x2 average
-    pooling; ``depth`` levels counting the bottleneck. Decoder: 2x2 stride-2 transposed convolution,
-    concatenation with the encoder block output of the same level (taken before pooling), Inception
-    block. Head: 1x1 convolution to one channel with sigmoid. Glorot-uniform init, ReLU elsewhere.
+class AwareNetDetector(InceptionUNet):
+    """Inception U-Net of Fig. 3 (:class:`common.baselines.inception_unet.InceptionUNet`, input in [0, 1]).
 
     Args:
         input_size: side of the square RGB input (256 in the paper; any multiple of 2**(depth-1)).
@@ -30,29 +26,7 @@ class AwareNetDetector(ConstructorConfig, keras.Model):
 
     def __init__(self, input_size: int = 256, base_filters: int = 16, depth: int = 4, output: str = "probability",
                  **kwargs):
-        if output not in ("probability", "logit"):
-            raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
-        if depth < 2:
-            raise ValueError(f"depth must be >= 2, got {depth}")
-        if input_size is not None and input_size % (2 ** (depth - 1)):
-            raise ValueError(f"input_size {input_size} must be divisible by 2**(depth-1) = {2 ** (depth - 1)}")
-        inputs = keras.Input((input_size, input_size, 3), name="image")
-        x = inputs
-        skips = []
-        for level in range(depth - 1):
-            x = InceptionBlock(base_filters * 2 ** level, name=f"enc{level + 1}")(x)
-            skips.append(x)
-            x = keras.layers.AveragePooling2D(2, name=f"pool{level + 1}")(x)
-        x = InceptionBlock(base_filters * 2 ** (depth - 1), name="bottleneck")(x)
-        for level in reversed(range(depth - 1)):
-            f = base_filters * 2 ** level
-            x = keras.layers.Conv2DTranspose(f, 2, strides=2, padding="same", name=f"up{level + 1}")(x)
-            x = keras.layers.Concatenate(name=f"skip{level + 1}")([x, skips[level]])
-            x = InceptionBlock(f, name=f"dec{level + 1}")(x)
-        act = "sigmoid" if output == "probability" else None
-        outputs = keras.layers.Conv2D(1, 1, activation=act, dtype="float32", name="prob")(x)
-        super().__init__(inputs=inputs, outputs=outputs, **kwargs)
-        self.input_size, self.base_filters, self.depth, self.output_kind = input_size, base_filters, depth, output
+        super().__init__(input_size, base_filters, depth, output, rescale=False, output_name="prob", **kwargs)
 
     CONFIG = {"input_size": "input_size", "base_filters": "base_filters", "depth": "depth", "output": "output_kind"}
 

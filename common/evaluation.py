@@ -95,7 +95,8 @@ def _sweep_row(lmaps, gts, locate, radius, threshold, params, stage):
 
 def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str, Sequence] | None = None,
               n_thresholds: int = 24, refine: int = 8, low: float | None = None, high: float | None = None,
-              limits: Mapping[str, tuple] | None = None, what: str = "") -> tuple[dict, pd.DataFrame]:
+              limits: Mapping[str, tuple] | None = None, what: str = "",
+              thresholds: Sequence | None = None) -> tuple[dict, pd.DataFrame]:
     """The F1-best threshold (and grid parameters) of a location method on validation data.
 
     Args:
@@ -110,6 +111,8 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
         limits: ``{name: (lowest, highest)}`` natural limits of grid parameters (None: open); an
             optimum at a natural limit is not an edge of the search (a peak distance of 1 px).
         what: a label for warnings (``"AwareNet ExpWeightType1"``).
+        thresholds: explicit threshold candidates instead of :func:`threshold_candidates` (e.g. a
+            probability grid for methods whose threshold sets blob size rather than picks peaks).
 
     Returns:
         ``(params, sweep)``: ``params`` holds ``threshold``, the grid values, ``F1`` (validation),
@@ -123,7 +126,12 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
     gts = [s.points for s in samples]
     if not sum(len(g) for g in gts):
         raise ValueError("the validation samples have no annotated cells: nothing to calibrate on")
-    cands = threshold_candidates(lmaps, n_thresholds, low, high)
+    if thresholds is None:
+        cands = threshold_candidates(lmaps, n_thresholds, low, high)
+    else:
+        cands = np.unique(np.asarray(thresholds, dtype=np.float64).ravel())
+        if len(cands) < 2 or not np.all(np.isfinite(cands)):
+            raise ValueError(f"thresholds must hold at least 2 finite values, got {thresholds!r}")
     grid = {k: list(v) for k, v in (grid or {}).items()}
     for k, v in grid.items():
         if not v:

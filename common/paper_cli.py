@@ -91,7 +91,9 @@ class PaperCLI:
 
     # ------------------------------------------------------------------ parser
     def data_name(self, data: str) -> str:
-        return f"synthetic:{self.synthetic}" if data == "synthetic" else data
+        from common.reproduce import synthetic_alias
+
+        return synthetic_alias(data, self.synthetic)
 
     def build_parser(self) -> argparse.ArgumentParser:
         p = argparse.ArgumentParser(prog=f"python -m {self.name}", formatter_class=_Formatter,

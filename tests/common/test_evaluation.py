@@ -101,3 +101,19 @@ def test_score_gives_the_shared_vocabulary_with_and_without_classes(rng):
         score(dets, samples, [0])
     with pytest.raises(ValueError, match="detections for"):
         score(dets[:1], samples, 3)
+
+
+def test_calibrate_takes_explicit_thresholds():
+    from common.evaluation import calibrate
+    from common.postprocess import threshold_centroids
+
+    class S:
+        points = np.array([[10.0, 10.0]])
+
+    m = np.zeros((20, 20), np.float32)
+    m[9:12, 9:12] = 0.3
+    params, sweep = calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0,
+                              thresholds=[0.9, 0.1, 0.5], refine=0)
+    assert sorted(sweep["threshold"]) == [0.1, 0.5, 0.9] and params["threshold"] == 0.1 and params["F1"] == 1.0
+    with pytest.raises(ValueError, match="at least 2 finite"):
+        calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0, thresholds=[0.5])
