@@ -58,22 +58,29 @@ def targets(sample: Sample, radius: float = 2.0) -> tuple[np.ndarray, np.ndarray
     return mc, det[..., None]
 
 
-def patches(samples, size: int, stride: int, radius: float = 2.0):
-    """``(images, class maps, detection masks)`` of every ``size`` patch every ``stride`` px (section 2.2)."""
+def patches(samples, size: int, stride: int, radius: float = 2.0, counts: bool = False):
+    """``(images, class maps, detection masks)`` of every ``size`` patch every ``stride`` px (section 2.2),
+    and with ``counts`` the number of cell centres in each patch (CONCORDe-Net's count target) last."""
     size = _checks.positive(size, "size", integer=True)
-    xs, mcs, mds = [], [], []
+    xs, mcs, mds, ns = [], [], [], []
     for s in samples:
         mc, md = targets(s, radius)
+        px, py = np.rint(s.points[:, 0]), np.rint(s.points[:, 1])
         for y, x in crop_origins(s.shape, size, stride):
             xs.append(s.image[y:y + size, x:x + size])
             mcs.append(mc[y:y + size, x:x + size])
             mds.append(md[y:y + size, x:x + size])
-    return np.stack(xs), np.stack(mcs), np.stack(mds)
+            ns.append(np.sum((px >= x) & (px < x + size) & (py >= y) & (py < y + size)))
+    out = (np.stack(xs), np.stack(mcs), np.stack(mds))
+    return out + (np.asarray(ns, np.float32)[:, None],) if counts else out
 
 
 def sdrdin_dataset(samples, config, tasks=("class", "det"), training: bool = True, repeat: bool = False,
                    skip: int = 0, batch_size: int | None = None):
     """tf.data pipeline of ``(RGB patch in [0, 255], {"class": Mc, "det": Md})`` for the given tasks.
+
+    ``tasks`` may also name ``"count"``: the number of cell centres in the patch (CONCORDe-Net's
+    count target; flips do not change it).
 
     Training: the patches of section 2.2 (``config.input_size`` every ``config.patch_stride`` px),
     shuffled per pass and flipped left/right and up/down at random (stateless, keyed by
@@ -87,16 +94,16 @@ def sdrdin_dataset(samples, config, tasks=("class", "det"), training: bool = Tru
                    f"the {config.input_size}x{config.input_size} network input", "use larger images or a smaller "
                    "input_size")
     tasks = tuple(tasks)
-    if not tasks or set(tasks) - {"class", "det"}:
-        raise ValueError(f"tasks must be a non-empty subset of ('class', 'det'), got {tasks}")
+    if not tasks or set(tasks) - {"class", "det", "count"}:
+        raise ValueError(f"tasks must be a non-empty subset of ('class', 'det', 'count'), got {tasks}")
     batch_size = _checks.positive(batch_size or config.batch_size, "batch_size", integer=True)
     stride = config.patch_stride if training else config.input_size
-    x, mc, md = patches(samples, config.input_size, stride, config.radius)
+    x, mc, md, n = patches(samples, config.input_size, stride, config.radius, counts=True)
     nc = mc.shape[-1]
-    ds = tf.data.Dataset.from_tensor_slices((x, np.concatenate([mc, md], axis=-1)))
+    ds = tf.data.Dataset.from_tensor_slices((x, np.concatenate([mc, md], axis=-1), n))
 
-    def split(img, both):
-        out = {"class": both[..., :nc], "det": both[..., nc:]}
+    def split(img, both, count):
+        out = {"class": both[..., :nc], "det": both[..., nc:], "count": count}
         return tf.cast(img, tf.float32), {k: out[k] for k in tasks}
 
     if not training:
@@ -109,13 +116,13 @@ def sdrdin_dataset(samples, config, tasks=("class", "det"), training: bool = Tru
     if skip:
         ds = ds.skip(int(skip))
 
-    def augment(i, pair):
-        img, both = pair
+    def augment(i, triple):
+        img, both, count = triple
         k = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), i]), 2)
         stacked = tf.concat([tf.cast(img, tf.float32), both], axis=-1)
         stacked = tf.image.stateless_random_flip_left_right(stacked, seed=k[0])
         stacked = tf.image.stateless_random_flip_up_down(stacked, seed=k[1])
-        return split(stacked[..., :3], stacked[..., 3:])
+        return split(stacked[..., :3], stacked[..., 3:], count)
 
     ds = ds.map(augment, num_parallel_calls=tf.data.AUTOTUNE)
     return ds.batch(batch_size).prefetch(tf.data.AUTOTUNE)

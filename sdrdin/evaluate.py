@@ -4,7 +4,8 @@ Detection: threshold the detection map (tuned on validation for F1) -> drop comp
 ``min_area`` px -> distance transform -> local maxima in a ``peak_window`` window -> dilate with a
 disk of ``dilate_radius`` -> centroids (:func:`common.postprocess.blob_points`). Classification: the
 mean of each cell-type channel over the ``vote_box`` square around each detected cell, argmax
-(eq. 3; :func:`common.postprocess.box_means`).
+(eq. 3; :func:`common.postprocess.box_means`). The CONCORDe-Net row classifies each detection with
+the SC-CNN classifier's neighbouring ensemble predictor instead (:func:`common.baselines.sccnn.nep_classify`).
 """
 
 from __future__ import annotations
@@ -14,17 +15,27 @@ import os
 import numpy as np
 
 from common import _checks
+from common.baselines.sccnn import SCCNNClassifier, nep_classify
 from common.evaluation import calibrate as _calibrate
 from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run, score_at
-from common.postprocess import blob_points, box_means
+from common.postprocess import blob_points, box_means, threshold_centroids
 
-__all__ = ["METHODS", "SDRDINPredictor", "calibrate_predictor", "load", "locate"]
+__all__ = ["METHODS", "SDRDINPredictor", "calibrate_predictor", "load", "locate", "method_of"]
 
-METHODS = ("blobs",)
+METHODS = ("blobs", "components")
+
+
+def method_of(config) -> str:
+    """How a row locates cells: ``"blobs"`` (section 2.5) or, for the CONCORDe-Net row, CONCORDe-Net's
+    own ``"components"`` (threshold -> centre of each connected component, Hagos et al. 2019)."""
+    return "components" if config.model == "concordenet" else "blobs"
 
 
 def locate(det_map, threshold: float, config) -> np.ndarray:
-    """Cell centres (N, 2) (x, y) of a detection map with the config's section 2.5 constants."""
+    """Cell centres (N, 2) (x, y) of a detection map: section 2.5 with the config's constants, or
+    CONCORDe-Net's component centres for its row (:func:`method_of`)."""
+    if method_of(config) == "components":
+        return threshold_centroids(det_map, threshold)
     return blob_points(det_map, threshold, config.min_area, config.peak_window, config.dilate_radius)
 
 
@@ -45,8 +56,10 @@ class SDRDINPredictor(Predictor):
     """A row's trained pipeline: a detection network and a classification network (the same S-DRDIN
     for the joint rows) with the run's tuned threshold.
 
-    ``maps(image)`` gives ``"det"`` (H, W) detection probabilities and, with a classification
-    network, ``"class"`` (H, W, C + 1) class probabilities (last channel: background).
+    ``maps(image)`` gives ``"det"`` (H, W) detection probabilities and, with a per-pixel
+    classification network, ``"class"`` (H, W, C + 1) class probabilities (last channel:
+    background). A patch classifier (:class:`common.baselines.sccnn.SCCNNClassifier`, the
+    CONCORDe-Net row) has no map: ``detect`` classifies each detected cell from the image.
     """
 
     def __init__(self, detector, classifier=None, config=None, postprocess=None, class_names=None, folder=None,
@@ -55,12 +68,14 @@ class SDRDINPredictor(Predictor):
 
         if detector is None or "det" not in tasks_of(detector):
             raise ValueError("the detector must be a network with a detection output ('det')")
-        if classifier is not None and "class" not in tasks_of(classifier):
-            raise ValueError("the classifier must be a network with a classification output ('class')")
+        if classifier is not None and not {"class", "cell_class"} & set(tasks_of(classifier)):
+            raise ValueError("the classifier must be a network with a classification output ('class') or an "
+                             "SCCNNClassifier")
         super().__init__(config, postprocess, class_names, folder)
         self.fixed_input = False
         self.detector, self.classifier = detector, classifier
         self.joint = classifier is detector
+        self.patch_classifier = isinstance(classifier, SCCNNClassifier)
         depth = getattr(detector, "depth_", 4)
         self.alignment = 2 ** (depth - 1)
         tile_size = _checks.positive(tile_size, "tile_size", integer=True)
@@ -68,10 +83,12 @@ class SDRDINPredictor(Predictor):
             raise ValueError(f"tile_size must be a multiple of {self.alignment}, got {tile_size}")
         self.tile_size, self.batch_size = tile_size, int(batch_size)
         self._det = _fully_convolutional(detector)
-        self._cls = self._det if self.joint else (_fully_convolutional(classifier) if classifier is not None else None)
+        self._cls = (self._det if self.joint else
+                     _fully_convolutional(classifier) if classifier is not None and not self.patch_classifier else None)
         self.reach = max(receptive_field(n)[0] for n in (self._det, self._cls) if n is not None)
         if classifier is not None:
-            n = int(classifier.get_layer("class").kernel.shape[-1]) - 1
+            n = (classifier.n_classes if self.patch_classifier
+                 else int(classifier.get_layer("class").kernel.shape[-1]) - 1)
             if class_names is not None and len(class_names) != n:
                 raise ValueError(f"{len(class_names)} class names {list(class_names)} for a network of {n} classes")
 
@@ -104,19 +121,33 @@ class SDRDINPredictor(Predictor):
         return maps
 
     def detect(self, maps, image, method=None, threshold=None) -> Detections:
-        if method not in (None, "blobs"):
-            raise ValueError(f"S-DRDIN locates cells by 'blobs' only, got method {method!r}")
-        thr = self.tuned("blobs")[1]["threshold"] if threshold is None else float(threshold)
+        own = method_of(self.config)
+        if method not in (None, own):
+            raise ValueError(f"this {self.config.variant_name or 'S-DRDIN'} run locates cells by {own!r} only, "
+                             f"got method {method!r}")
+        thr = self.tuned(own)[1]["threshold"] if threshold is None else float(threshold)
         pts = locate(maps["det"], thr, self.config)
         scores = score_at(maps["det"], pts)
-        if "class" not in maps:
+        if self.patch_classifier:
+            means = nep_classify(self.classifier, image, pts, self.config.sccnn_radius)
+        elif "class" in maps:
+            means = box_means(maps["class"][..., :-1], pts, self.config.vote_box)   # eq. 3, background dropped
+        else:
             return Detections(pts, None, scores)
-        cell = maps["class"][..., :-1]                      # drop the background channel
-        means = box_means(cell, pts, self.config.vote_box)   # eq. 3
         total = means.sum(axis=1, keepdims=True)
         prob = np.divide(means, total, out=np.full_like(means, 1.0 / max(1, means.shape[1])), where=total > 0)
-        names = self.class_names or tuple(f"class{k}" for k in range(cell.shape[-1]))
+        names = self.class_names or tuple(f"class{k}" for k in range(means.shape[1]))
         return Detections(pts, means.argmax(axis=1) if len(pts) else np.zeros(0, np.int64), scores, prob, names)
+
+
+def thresholds(n: int) -> np.ndarray:
+    """``n`` probability thresholds, geometric from 1e-4 to 0.99.
+
+    The threshold of section 2.5 sets how large each blob is before components under ``min_area``
+    are dropped, so for radius-2 targets the best one can lie far below the maps' peak values; a
+    geometric grid reaches those low values and still covers 0.1-0.99.
+    """
+    return np.geomspace(1e-4, 0.99, int(n))
 
 
 def calibrate_predictor(pred: SDRDINPredictor, val, maps=None):
@@ -128,13 +159,16 @@ def calibrate_predictor(pred: SDRDINPredictor, val, maps=None):
         return locate(m, threshold, config)
 
     params, sweep = _calibrate([m["det"] for m in maps], val, loc, config.match_radius,
-                               n_thresholds=config.n_thresholds, what=f"S-DRDIN {config.variant_name or ''}".strip())
-    params.update(min_area=int(config.min_area), peak_window=int(config.peak_window),
-                  dilate_radius=int(config.dilate_radius), vote_box=int(config.vote_box))
-    return params, sweep.assign(method="blobs")
+                               what=f"S-DRDIN {config.variant_name or ''}".strip(),
+                               thresholds=thresholds(config.n_thresholds))
+    method = method_of(config)
+    if method == "blobs":
+        params.update(min_area=int(config.min_area), peak_window=int(config.peak_window),
+                      dilate_radius=int(config.dilate_radius), vote_box=int(config.vote_box))
+    return params, sweep.assign(method=method)
 
 
-_NETWORKS = ("SDRDIN", "UNet")
+_NETWORKS = ("SDRDIN", "UNet", "InceptionUNet", "SCCNNClassifier")
 
 
 def load(run, tile_size: int = 512) -> SDRDINPredictor:

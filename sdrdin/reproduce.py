@@ -1,6 +1,6 @@
 """Reproduce S-DRDIN's Tables 2, 3, A.4 and A.5.
 
-Every pipeline (U-Net pair, DRDIN pair, S-DRDIN-gradient, S-DRDIN) is trained on ``n_splits``
+Every pipeline (U-Net pair, CONCORDe-Net + SC-CNN, DRDIN pair, S-DRDIN-gradient, S-DRDIN) is trained on ``n_splits``
 training / validation splits: the training and validation images are pooled and split 7:3 at a
 different seed each time (the paper: 3 random states), the detection threshold is tuned on that
 split's validation images for F1 at 10 px, and the fixed test split is scored. Tables report the
@@ -31,6 +31,7 @@ __all__ = ["PIPELINES", "SYNTHETIC_SIZES", "load_splits", "main", "resplit", "ru
 # Pipeline -> (config row, Table 2 row, Table 3 row).
 PIPELINES = {
     "U-Net": ("U-Net", "U-Net", "U-Net"),
+    "CONCORDe-Net": ("CONCORDe-Net", "CONCORDe-Net", "CONCORDe-Net"),
     "DRDIN": ("DRDIN-detection", "DRDIN-detection", "DRDIN-classification"),
     "S-DRDIN-gradient": ("S-DRDIN-gradient", "S-DRDIN-gradient", "S-DRDIN-gradient"),
     "S-DRDIN": ("S-DRDIN", "S-DRDIN", "S-DRDIN"),
@@ -92,7 +93,7 @@ def run_pipelines(base: SDRDINConfig, tr, va, te, out, pipelines, resume: bool =
             rec = {"pipeline": pipe, "split": k, **{c: float(sc[c]) for c in ("Precision", "Recall", "F1")},
                    **{c: int(sc[c]) for c in ("TP", "FP", "FN")},
                    "Weighted Precision": float(sc["Class Precision"]), "Weighted Recall": float(sc["Class Recall"]),
-                   "Weighted F1": float(sc["Class F1"]), "threshold": pred.tuned("blobs")[1]["threshold"],
+                   "Weighted F1": float(sc["Class F1"]), "threshold": pred.tuned()[1]["threshold"],
                    "epochs": len(history) if history else np.nan, "train s": round(seconds, 1)}
             cs = classification_scores([d.points for d in dets], [d.classes for d in dets], [s.points for s in te],
                                        [s.classes for s in te], cfg.match_radius, names)
@@ -133,7 +134,9 @@ def _protocol(cfg) -> str:
     return (f"TP within {cfg.match_radius:g} px, one-to-one matching; classification over the matched annotated "
             f"cells, weighted by class support; threshold -> components >= {cfg.min_area} px -> distance transform "
             f"-> maxima in {cfg.peak_window}x{cfg.peak_window} -> dilate disk {cfg.dilate_radius} -> centroids; "
-            f"class = argmax of the mean probability in {cfg.vote_box}x{cfg.vote_box} (eq. 3)")
+            f"class = argmax of the mean probability in {cfg.vote_box}x{cfg.vote_box} (eq. 3); CONCORDe-Net row: "
+            f"threshold -> centre of each component (its own method), class by SC-CNN with NEP (d = "
+            f"{cfg.sccnn_radius:g} px)")
 
 
 def _split_note(cfg) -> str:
@@ -162,7 +165,8 @@ def table3(results: pd.DataFrame, rows=TABLE3_ROWS) -> pd.DataFrame:
 
 def table_a4(results: pd.DataFrame) -> pd.DataFrame:
     """Table A.4: training time of each pipeline (both networks for the separate ones), beside the paper's."""
-    paper_rows = {"U-Net": "U-Net", "DRDIN": "DRDIN-detection+classification", "S-DRDIN": "S-DRDIN"}
+    paper_rows = {"U-Net": "U-Net", "CONCORDe-Net": "CONCORDe-Net", "DRDIN": "DRDIN-detection+classification",
+                  "S-DRDIN": "S-DRDIN"}
     out = []
     for pipe in dict.fromkeys(results["pipeline"]):
         r = results[results["pipeline"] == pipe]
@@ -191,13 +195,13 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=None, resu
          data_root=None) -> dict:
     """Trains every pipeline, prints Tables 2, 3, A.4 and A.5 and writes them under ``<out>/sdrdin``.
 
-    ``rows`` limits the Table 2 / Table 3 rows (default: all but CONCORDe-Net, not yet implemented);
+    ``rows`` limits the Table 2 / Table 3 rows (default: all);
     ``epochs`` caps every network's epochs; ``overrides`` sets ``SDRDINConfig`` fields.
     """
     run = Reproduction("sdrdin", SDRDINConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
                        overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
                        raw_data=data)
-    rows = [r for r in (rows or list(TABLE2_ROWS) + list(TABLE3_ROWS)) if r != "CONCORDe-Net"]
+    rows = list(rows or dict.fromkeys(list(TABLE2_ROWS) + list(TABLE3_ROWS)))
     setup = TableSetup(SDRDINConfig, rows, run.config, quick, data_name(data), run.out, run.splits, load_splits, data)
     base, tr, va, te = setup.base, setup.train, setup.val, setup.test
     results = run_pipelines(base, tr, va, te, run.out, _pipelines_for(rows), resume=resume, verbose=verbose)

@@ -9,6 +9,9 @@ separate-model rows train one network per task, each in its own run folder under
 
 DRDIN-detection and DRDIN-classification are the two halves of one pipeline ("DRDIN"): detections
 from the first, classes from the second (Tables 2-3, Table A.4's "DRDIN-detection+classification").
+The CONCORDe-Net row detects with CONCORDe-Net (the Inception U-Net trained with Dice + count loss
+through a frozen counter pre-trained in ``<run>/detection/counter``) and classifies each detection
+with an SC-CNN softmax classifier and its neighbouring ensemble predictor (section 3.2).
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ import os
 
 import keras
 
+from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
+from common.baselines.inception_unet import InceptionUNet
+from common.baselines.sccnn import SCCNNClassifier, classifier_patches
 from common.baselines.unet import UNet
 from common.tiling import crop_origins
 from common.training import RunDir, fit, open_run, set_seed
@@ -41,17 +47,21 @@ def pipeline_parts(config: SDRDINConfig) -> dict:
     per task (``"detection"``, ``"classification"``), each training a single-task network."""
     if config.model == "sdrdin" and config.branches == "both":
         return {"": config}
-    if config.model == "concordenet":
-        raise NotImplementedError("the CONCORDe-Net row (CONCORDe-Net detection + SC-CNN classifier) is not "
-                                  "trained by sdrdin yet")
     return {task: config.with_overrides(branches=task) for task in SEPARATE}
 
 
 def build_network(config: SDRDINConfig, n_classes: int, input_size="config") -> keras.Model:
-    """The untrained network of one pipeline part: S-DRDIN / DRDIN, or a single-task U-Net."""
+    """The untrained network of one pipeline part: S-DRDIN / DRDIN, a single-task U-Net, CONCORDe-Net's
+    Inception U-Net (detection) or the SC-CNN classifier (CONCORDe-Net row's classification)."""
     size = config.input_size if input_size == "config" else input_size
     if config.model == "sdrdin":
         return build_sdrdin(config, n_classes, input_size=size)
+    if config.model == "concordenet":
+        if config.branches == "detection":
+            return InceptionUNet(size, config.base_filters, config.depth, rescale=True, output_name="det",
+                                 name="concordenet_detection")
+        if config.branches == "classification":
+            return SCCNNClassifier(n_classes, config.sccnn_patch, config.sccnn_width, name="sccnn_classifier")
     if config.model == "unet":
         if config.branches == "detection":
             return UNet(1, size, config.base_filters, config.depth, head="sigmoid", output_name="det",
@@ -63,7 +73,10 @@ def build_network(config: SDRDINConfig, n_classes: int, input_size="config") -> 
 
 
 def tasks_of(model) -> tuple:
-    """The outputs a network trains: ``("class", "det")``, ``("det",)`` or ``("class",)``."""
+    """The outputs a network trains: ``("class", "det")``, ``("det",)`` or ``("class",)`` (a per-pixel
+    class map), or ``("cell_class",)`` for a patch classifier (SC-CNN)."""
+    if isinstance(model, SCCNNClassifier):
+        return ("cell_class",)
     if hasattr(model, "tasks"):
         return model.tasks
     return (model.output_name,) if hasattr(model, "output_name") else tuple(model.output_names)
@@ -96,6 +109,9 @@ def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True
     train = check_classified(train, "training")
     val = check_classified(val, "validation", n_classes=len(train[0].class_names))
     run = open_run(run_dir, config, resume, data=(train, val))
+    if config.model == "concordenet":
+        trainer = _train_concordenet if config.branches == "detection" else _train_sccnn_classifier
+        return trainer(config, train, val, run, resume, verbose)
     set_seed(config.seed)
     model = build_network(config, len(train[0].class_names))
     tasks = tasks_of(model)
@@ -118,6 +134,77 @@ def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True
     return model, history
 
 
+def _train_counter(config, train, val, run_dir, verbose):
+    """CONCORDe-Net's counter pre-trained on reference masks Md -> number of cell centres (MAE)."""
+    run = open_run(run_dir, config, resume=True, data=(train, val))
+    set_seed(config.seed)
+
+    def as_counter(ds):
+        return ds.map(lambda x, y: (y["det"], y["count"]))
+
+    def tr(skip_batches):
+        return as_counter(sdrdin_dataset(train, config, ("det", "count"), training=True, repeat=True,
+                                         skip=skip_batches * config.batch_size))
+
+    va = as_counter(sdrdin_dataset(val, config, ("det", "count"), training=False))
+    counter = CellCounter(config.input_size, name="cell_counter")
+    counter.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss="mae")
+    counter, _ = fit(counter, tr, va, run, epochs=config.counter_epochs, patience=config.patience,
+                     steps_per_epoch=_steps(config, train), verbose=verbose,
+                     dead_output_epochs=config.dead_output_epochs)
+    return counter
+
+
+def _train_concordenet(config, train, val, run, resume, verbose):
+    """CONCORDe-Net detection: the Inception U-Net trained with Dice + ``count_loss_weight`` x count
+    loss through the frozen counter (``<run>/counter``); saves the segmenter as ``model.keras``."""
+    counter = _train_counter(config, train, val, os.path.join(run.path, "counter"), verbose)
+    set_seed(config.seed)
+    segmenter = build_network(config, len(train[0].class_names))
+    model = ConcordeNet(segmenter, counter, name="concordenet")
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                  loss={"prob": DiceLoss(1.0), "count": CountLoss()},
+                  loss_weights={"prob": 1.0, "count": config.count_loss_weight})
+
+    def as_pair(ds):
+        return ds.map(lambda x, y: (x, {"prob": y["det"], "count": y["count"]}))
+
+    def tr(skip_batches):
+        return as_pair(sdrdin_dataset(train, config, ("det", "count"), training=True, repeat=True,
+                                      skip=skip_batches * config.batch_size))
+
+    va = as_pair(sdrdin_dataset(val, config, ("det", "count"), training=False))
+    model, history = fit(model, tr, va, run, epochs=config.epochs, patience=config.patience,
+                         steps_per_epoch=_steps(config, train), resume=resume, verbose=verbose,
+                         dead_output_epochs=config.dead_output_epochs)
+    run.save_model(model.segmenter)
+    return model.segmenter, history
+
+
+def _train_sccnn_classifier(config, train, val, run, resume, verbose):
+    """The SC-CNN softmax classifier on single-cell patches (``sccnn_patches`` drawn once, reshuffled
+    every epoch), cross-entropy, Adam at ``sccnn_lr``; saves it as ``model.keras``."""
+    import tensorflow as tf
+
+    set_seed(config.seed)
+    g = config.group("sccnn_")
+    xtr, ytr = classifier_patches(train, g["patches"], g["patch"], g["radius"], seed=config.seed)
+    xva, yva = classifier_patches(val, max(500, g["patches"] // 5), g["patch"], g["radius"], seed=config.seed + 1)
+    model = build_network(config, len(train[0].class_names))
+    model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss="sparse_categorical_crossentropy")
+
+    def tr(skip_batches):   # each pass reshuffled; resumable mid-stream
+        ds = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(g["batch"])
+        return ds.repeat().skip(skip_batches)
+
+    va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
+    model, history = fit(model, tr, va, run, epochs=g["epochs"], patience=config.patience, resume=resume,
+                         steps_per_epoch=-(-len(xtr) // g["batch"]), verbose=verbose,
+                         dead_output_epochs=config.dead_output_epochs)
+    run.save_model(model)
+    return model, history
+
+
 def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
     """Trains a table row's pipeline in ``run_dir`` and tunes its detection threshold on ``val``
     (``postprocess.json``, ``sweep.csv``).
@@ -125,11 +212,13 @@ def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbos
     Returns:
         The row's :class:`sdrdin.evaluate.SDRDINPredictor`.
     """
-    from sdrdin.evaluate import SDRDINPredictor, calibrate_predictor
+    from sdrdin.evaluate import SDRDINPredictor, calibrate_predictor, method_of
 
     config = _check_config(config)
     parts = pipeline_parts(config)
-    run = open_run(run_dir, config, resume, data=(train, val))
+    # A joint row's network trains in the row folder itself (train_network opens it); a separate row's
+    # folder is opened, and its config checked, before its first network trains.
+    run = RunDir(run_dir) if "" in parts else open_run(run_dir, config, resume, data=(train, val))
     models = {}
     for sub, part in parts.items():
         models[sub], _ = train_network(part, train, val, os.path.join(run.path, sub) if sub else run.path,
@@ -138,7 +227,8 @@ def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbos
     cls = models.get("", models.get("classification"))
     pred = SDRDINPredictor(det, cls, config, class_names=train[0].class_names, folder=str(run.path))
     params, sweep = calibrate_predictor(pred, val)
-    RunDir(run.path).write_postprocess("blobs", {"blobs": params}, sweep,
+    method = method_of(config)
+    RunDir(run.path).write_postprocess(method, {method: params}, sweep,
                                        source=f"validation split ({len(val)} images), best detection F1 at "
                                               f"{config.match_radius:g} px")
     pred.postprocess = RunDir(run.path).postprocess()

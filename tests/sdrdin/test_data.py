@@ -33,6 +33,13 @@ def test_patches_every_stride_cover_the_image():
     assert md[0, 10, 10, 0] == 1
 
 
+def test_patch_counts_are_the_cell_centres_inside_each_patch():
+    """CONCORDe-Net's count target: cells at x = 10 and x = 30 (y = 10) in 16 px patches every 12 px."""
+    _, _, _, n = patches([sample([[10, 10], [30, 10]], [0, 1], size=40)], size=16, stride=12, counts=True)
+    # origins (y, x) in row-major order: x = 0 holds the first cell, x = 24 the second, x = 12 neither
+    assert n.shape == (9, 1) and n[:3, 0].tolist() == [1, 0, 1] and n[3:, 0].sum() == 0
+
+
 def test_dataset_yields_the_tasks_asked_and_flips_image_and_targets_together(splits):
     cfg = tiny()
     ds = sdrdin_dataset(splits[0], cfg, tasks=("class", "det"), training=True, repeat=True)

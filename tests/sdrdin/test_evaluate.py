@@ -17,6 +17,26 @@ def test_post_processing_splits_touching_blobs_and_drops_small_noise():
     np.testing.assert_allclose(pts[:, 1], [40, 40], atol=1.5)
 
 
+def test_the_concordenet_row_takes_component_centres_and_others_the_blob_pipeline():
+    from sdrdin.evaluate import method_of, thresholds
+
+    m = disk_mask([[30, 40], [42, 40]], (80, 80), 7.5).astype(np.float32) * 0.9   # touching cells
+    assert method_of(tiny("CONCORDe-Net")) == "components" and method_of(tiny("S-DRDIN")) == "blobs"
+    assert len(locate(m, 0.5, tiny("CONCORDe-Net"))) == 1           # one component: CONCORDe-Net's own rule
+    assert len(locate(m, 0.5, tiny("S-DRDIN", min_area=50, peak_window=7))) == 2
+    t = thresholds(24)
+    assert t[0] == pytest.approx(1e-4) and t[-1] == pytest.approx(0.99) and np.all(np.diff(np.log(t)) > 0)
+
+
+def test_quick_preset_departs_from_section_2_5_and_the_paper_preset_does_not():
+    from sdrdin import SDRDINConfig
+
+    q, p = SDRDINConfig.quick(), SDRDINConfig()
+    assert (q.min_area, q.peak_window, q.vote_box) == (10, 7, 3)
+    assert (p.min_area, p.peak_window, p.vote_box) == (50, 15, 49)
+    assert q.batch_size == p.batch_size == 4 and q.learning_rate == p.learning_rate
+
+
 def _predictor(**kw):
     cfg = tiny(**kw)
     net = SDRDIN(3, 32, 4, 3)

@@ -69,3 +69,34 @@ def test_quick_reproduction_writes_every_table(splits, tmp_path):
     per_split = pd.read_csv(tmp_path / "sdrdin" / "results_per_split.csv")
     assert sorted(set(per_split["split"])) == [0, 1] and set(per_split["pipeline"]) == {"DRDIN", "S-DRDIN"}
     assert "2 splits" in (tmp_path / "sdrdin" / "table2.md").read_text()
+
+
+@pytest.fixture(scope="module")
+def reproduced(splits, tmp_path_factory):
+    out = tmp_path_factory.mktemp("sdrdin_all_rows")
+    tables = main(out=out, config=tiny(), splits=splits, verbose=0)
+    return out / "sdrdin", tables
+
+
+def test_every_row_of_tables_2_and_3_is_reproduced(reproduced):
+    from sdrdin.config import TABLE2_ROWS, TABLE3_ROWS
+
+    folder, tables = reproduced
+    assert list(tables["table2"].index) == list(TABLE2_ROWS)
+    assert list(tables["table3"].index) == list(TABLE3_ROWS)
+    assert np.isfinite(tables["table2"]["TP (ours)"]).all()
+    assert tables["table2"].loc["CONCORDe-Net", "F1 (paper)"] == 0.768
+    assert tables["table_a4"].loc["CONCORDe-Net", "hours for 100 epochs (paper)"] == 0.73
+    assert "1 split" in (folder / "table2.md").read_text()
+
+
+def test_notebook_replots_the_tables_and_figures(reproduced, notebook):
+    folder, _ = reproduced
+    notebook("sdrdin_figures.ipynb", "SDRDIN_RESULTS", folder)
+    for name in ("table2", "table3", "table_a5", "fig_a2_encoder", "fig_a3_detections"):
+        assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
+
+
+def test_notebook_says_what_to_run_when_results_are_missing(tmp_path, notebook):
+    with pytest.raises(FileNotFoundError, match="sdrdin reproduce"):
+        notebook("sdrdin_figures.ipynb", "SDRDIN_RESULTS", tmp_path, first_cell_only=True)

@@ -20,7 +20,8 @@ def test_two_step_joint_training_writes_the_run(splits, tmp_path):
 @pytest.mark.parametrize("row, parts", [("S-DRDIN", [""]), ("S-DRDIN-gradient", [""]),
                                         ("DRDIN-detection", ["detection", "classification"]),
                                         ("DRDIN-classification", ["detection", "classification"]),
-                                        ("U-Net", ["detection", "classification"])])
+                                        ("U-Net", ["detection", "classification"]),
+                                        ("CONCORDe-Net", ["detection", "classification"])])
 def test_each_row_is_a_pipeline_of_one_or_two_networks(row, parts):
     got = pipeline_parts(tiny(row))
     assert list(got) == parts
@@ -67,3 +68,25 @@ def test_every_variant_trains_two_steps(splits, tmp_path):
             m = build_network(part, 6)
             m.compile(optimizer=keras.optimizers.Adam(1e-3), loss=_losses(part, tasks_of(m)))
             run_fit_check(m, sdrdin_dataset(splits[0], part, tasks_of(m), repeat=True), steps=2, loss_drops=False)
+
+
+def test_the_concordenet_row_detects_with_concordenet_and_classifies_with_sccnn(splits, tmp_path):
+    from common.baselines.inception_unet import InceptionUNet
+    from common.baselines.sccnn import SCCNNClassifier
+    from sdrdin.evaluate import load
+
+    tr, va, te = splits
+    pred = train(tiny("CONCORDe-Net"), tr, va, tmp_path / "cn", verbose=0)
+    run = tmp_path / "cn"
+    # the counter is pre-trained first, inside the detection part's folder
+    assert (run / "detection" / "counter" / "history.csv").exists()
+    assert isinstance(pred.detector, InceptionUNet) and isinstance(pred.classifier, SCCNNClassifier)
+    # the detection part trained on Dice + count loss through the frozen counter
+    hist = pred.history()
+    assert {"prob_loss", "count_loss"} <= set(hist[0])
+    again = load(run, tile_size=32)
+    det = again.predict(te[0].image)
+    assert det.class_probabilities is not None and det.class_probabilities.shape == (len(det.points), 6)
+    assert set(det.class_names) == set(te[0].class_names)
+    if len(det.points):
+        np.testing.assert_allclose(det.class_probabilities.sum(axis=1), 1.0, atol=1e-5)
