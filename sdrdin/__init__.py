@@ -14,6 +14,5 @@ __getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
     "config": "SDRDINConfig TABLE2_ROWS TABLE3_ROWS VARIANTS", "losses": "PixelWeightedCE",
     "model": "SDRDIN build_sdrdin", "data": "patches sdrdin_dataset targets", "train": "train_network",
     "evaluate": "SDRDINPredictor load locate"})
-# In progress (issue 12): `cellrepro reproduce` skips it until its quick reproduction meets its targets.
-READY = False
+READY = True
 TITLE = "S-DRDIN - simultaneous cell detection and classification (symmetric dense inception network)"

@@ -68,6 +68,7 @@ def main(run: str) -> None:
         print(pipe, "done", flush=True)
     df = pd.DataFrame(rows)
     det = df[df.stage == "detection"].groupby(["min_area", "peak_window"])["val F1"].mean().rename("mean val F1")
+    df["vote_box"] = df["vote_box"].astype("Int64")
     cls = df[df.stage == "classification"].groupby("vote_box")["val F1"].mean().rename("mean val class F1")
     wide = df[df.stage == "detection"].pivot_table(index=["min_area", "peak_window"], columns="pipeline",
                                                     values="val F1")[list(PIPELINES)]
@@ -83,9 +84,11 @@ def main(run: str) -> None:
             "run": run, "command": f"python results/sdrdin/quick_postprocess.py {run}",
             "hardware": hardware_summary(), "wall time": f"{time.time() - t0:.0f} s"}
     here = os.path.dirname(os.path.abspath(__file__))
-    write_table(wide.reset_index(), os.path.join(here, "quick_postprocess_detection"),
+    wide.index = [f"min_area {a}, peak_window {w}" for a, w in wide.index]
+    wide.index.name = "setting"
+    write_table(wide, os.path.join(here, "quick_postprocess_detection"),
                 "S-DRDIN quick preset: detection constants on validation", meta, floatfmt=".3f")
-    write_table(cwide.reset_index(), os.path.join(here, "quick_postprocess_classification"),
+    write_table(cwide, os.path.join(here, "quick_postprocess_classification"),
                 "S-DRDIN quick preset: eq. 3 vote box on validation", meta, floatfmt=".3f")
     print(wide.head(8).to_string())
     print(cwide.to_string())

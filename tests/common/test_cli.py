@@ -30,10 +30,14 @@ def test_reproduce_dispatches_to_each_papers_main(monkeypatch, capsys, tmp_path)
     assert "[awarenet] done in" in out and "[mapde] " in out and "skipped" in out
 
 
-def test_status_lists_implemented_papers():
+def test_status_lists_implemented_papers(monkeypatch):
+    import sdrdin
+
     st = cli.status()
-    assert st["awarenet"] is True and st["mapde"] is True and st["sdrdin"] is False
-    assert cli.state("sdrdin") == "in progress" and cli.state("yolo_transfer") == "not implemented yet"
+    assert st["awarenet"] is True and st["mapde"] is True and st["sdrdin"] is True
+    assert cli.state("sdrdin") == "ready" and cli.state("yolo_transfer") == "not implemented yet"
+    monkeypatch.setattr(sdrdin, "READY", False)     # a package that is built but not yet meeting its targets
+    assert cli.state("sdrdin") == "in progress" and cli.status()["sdrdin"] is False
 
 
 def test_unknown_paper_is_an_error(capsys):

@@ -60,6 +60,23 @@ def test_class_is_the_argmax_of_the_mean_probability_in_the_box():
     assert d.scores[0] == pytest.approx(0.9)
 
 
+def test_the_papers_49_box_reaches_24_px_from_the_cell_and_no_further():
+    """Eq. 3 with the paper's 49 x 49 box: class-c pixels 24 px from the cell vote, 25 px away do not."""
+    pred = _predictor(min_area=1, peak_window=3, vote_box=49)
+    det = np.zeros((100, 100), np.float32)
+    det[49:52, 49:52] = 0.9                                    # one cell centred at (50, 50)
+    cls = np.zeros((100, 100, 4), np.float32)
+    cls[..., 3] = 1.0
+    cls[50, 50] = (0.6, 0.0, 0.0, 0.4)                         # the cell itself: class a
+    cls[50, 26] = cls[50, 74] = (0.0, 0.0, 0.5, 0.5)           # 24 px left and right: class c, inside the box
+    d = pred.detect({"det": det, "class": cls}, np.zeros((100, 100, 3), np.uint8), threshold=0.5)
+    assert d.classes.tolist() == [2]                           # 2 x 0.5 beats 0.6
+    cls[50, 25] = cls[50, 75] = (0.0, 0.0, 0.5, 0.5)
+    cls[50, 26] = cls[50, 74] = (0.0, 0.0, 0.0, 1.0)
+    d = pred.detect({"det": det, "class": cls}, np.zeros((100, 100, 3), np.uint8), threshold=0.5)
+    assert d.classes.tolist() == [0]
+
+
 def test_detection_only_pipeline_gives_points_without_classes():
     net = SDRDIN(3, 32, 4, 3, branches="detection")
     pred = SDRDINPredictor(net, None, tiny(min_area=1, peak_window=3))
