@@ -455,6 +455,34 @@ def _atomic_keras_save(path: str, save) -> None:
         raise
 
 
+def _prebuild(model, data) -> None:
+    """Creates the optimizer's and the compiled losses' variables before ``Model.fit``.
+
+    TensorFlow traces a function a second time when its first trace created variables, and the
+    first training step creates the optimizer slots and the per-output loss trackers; built here
+    (an eager loss on one batch, with ``training=False`` so no random state moves), the training
+    step is traced once: about 5 s less per network on a CPU. Numbers do not change.
+    """
+    if not getattr(model.optimizer, "built", True):
+        model.optimizer.build(model.trainable_variables)
+    if isinstance(data, tuple):
+        x, y = data[0], data[1]
+        x, y = (keras.tree.map_structure(lambda a: a[:2], v) for v in (x, y))
+    elif hasattr(data, "element_spec"):   # a tf.data pipeline (a new iterator consumes nothing)
+        try:
+            first = next(iter(data))
+        except (StopIteration, TypeError):
+            return
+        if not isinstance(first, (tuple, list)) or len(first) < 2:
+            return
+        x, y = first[0], first[1]
+    else:                                  # a generator would lose the batch read here
+        return
+    if y is None:
+        return
+    model.compute_loss(x=x, y=y, y_pred=model(x, training=False))
+
+
 def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience: int | None = None,
         steps_per_epoch: int | None = None, validation_steps: int | None = None, monitor: str = "val_loss",
         resume: bool = True, restore_best: bool = True, verbose: int | str = "auto", callbacks=(),
@@ -508,6 +536,7 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
         from common.progress import keras_verbose
 
+        _prebuild(model, val_data if val_data is not None else (x, y) if y is not None else x)
         with run.lock():   # a second training of this folder fails at once
             model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,

@@ -157,3 +157,20 @@ def test_warm_up_ramps_then_follows_the_schedule_and_round_trips(tmp_path):
     lr = back.optimizer.learning_rate
     assert isinstance(back.optimizer._learning_rate, WarmUp) and back.optimizer._learning_rate.steps == 4
     assert float(lr) == pytest.approx(float(w(1)))
+
+
+def test_the_training_step_is_traced_once(tmp_path):
+    """Optimizer slots and per-output loss trackers are built before fit, so TensorFlow does not trace the
+    step a second time (it retraces a function whose first trace created variables)."""
+    import tensorflow as tf
+
+    inp = keras.Input((4,))
+    model = keras.Model(inp, {"a": keras.layers.Dense(1, name="a")(inp), "b": keras.layers.Dense(1, name="b")(inp)})
+    model.compile(optimizer=keras.optimizers.Adam(1e-3), loss={"a": "mse", "b": "mse"})
+    traces = []
+    step = model.train_step
+    model.train_step = lambda data: (traces.append(1), step(data))[1]
+    x = np.random.default_rng(0).normal(size=(16, 4)).astype("float32")
+    ds = tf.data.Dataset.from_tensor_slices((x, {"a": x[:, :1], "b": x[:, 1:2]})).batch(4)
+    fit(model, ds.repeat(), ds, tmp_path / "run", epochs=2, steps_per_epoch=4, verbose=0)
+    assert len(traces) == 1
