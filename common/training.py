@@ -31,7 +31,8 @@ import numpy as np
 
 from common.io import atomic_write_text
 
-__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "fit", "open_run", "set_seed"]
+__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "fit", "fit_arrays", "open_run",
+           "set_seed"]
 
 MODEL_FILE = "model.keras"
 POSTPROCESS_FILE = "postprocess.json"
@@ -426,19 +427,31 @@ class OutputWatch(keras.callbacks.Callback):
                 "rate (--set learning_rate=...) or change the seed (README: 'dead output')", epoch=died, value=hi)
 
 
-def _watch(val_data, patience):
-    """The :class:`OutputWatch` for a validation dataset / (x, y) tuple, or nothing."""
-    if not patience or val_data is None:
+def _first_batch(data):
+    """``(x, y)`` of a dataset's first batch or of the first 8 samples of an ``(x, y[, w])`` tuple
+    (``y`` None when the data has no targets); None for no data, an empty dataset, or anything
+    else, whose reading could consume a batch (a generator)."""
+    if data is None:
+        return None
+    if isinstance(data, tuple):
+        head = [keras.tree.map_structure(lambda a: a[:8], v) if v is not None else None for v in data[:2]]
+        return head[0], head[1] if len(head) > 1 else None
+    if not hasattr(data, "element_spec"):   # only a tf.data pipeline: a new iterator consumes nothing
+        return None
+    try:
+        first = next(iter(data))
+    except (StopIteration, TypeError):
+        return None
+    if isinstance(first, (tuple, list)):
+        return first[0], first[1] if len(first) > 1 else None
+    return first, None
+
+
+def _watch(first, patience):
+    """The :class:`OutputWatch` on the first validation batch ``(x, y)``, or nothing."""
+    if not patience or first is None:
         return []
-    if isinstance(val_data, tuple):
-        probe = val_data[0][:8]
-    else:
-        try:
-            first = next(iter(val_data))
-        except (StopIteration, TypeError):
-            return []
-        probe = first[0] if isinstance(first, (tuple, list)) else first
-    return [OutputWatch(probe, patience)]
+    return [OutputWatch(first[0], patience)]
 
 
 def _atomic_keras_save(path: str, save) -> None:
@@ -455,31 +468,19 @@ def _atomic_keras_save(path: str, save) -> None:
         raise
 
 
-def _prebuild(model, data) -> None:
+def _prebuild(model, first) -> None:
     """Creates the optimizer's and the compiled losses' variables before ``Model.fit``.
 
     TensorFlow traces a function a second time when its first trace created variables, and the
     first training step creates the optimizer slots and the per-output loss trackers; built here
-    (an eager loss on one batch, with ``training=False`` so no random state moves), the training
-    step is traced once: about 5 s less per network on a CPU. Numbers do not change.
+    (an eager loss on the first batch ``(x, y)``, with ``training=False`` so no random state moves),
+    the training step is traced once: about 5 s less per network on a CPU. Numbers do not change.
     """
     if not getattr(model.optimizer, "built", True):
         model.optimizer.build(model.trainable_variables)
-    if isinstance(data, tuple):
-        x, y = data[0], data[1]
-        x, y = (keras.tree.map_structure(lambda a: a[:2], v) for v in (x, y))
-    elif hasattr(data, "element_spec"):   # a tf.data pipeline (a new iterator consumes nothing)
-        try:
-            first = next(iter(data))
-        except (StopIteration, TypeError):
-            return
-        if not isinstance(first, (tuple, list)) or len(first) < 2:
-            return
-        x, y = first[0], first[1]
-    else:                                  # a generator would lose the batch read here
+    if first is None or first[1] is None:
         return
-    if y is None:
-        return
+    x, y = first
     model.compute_loss(x=x, y=y, y_pred=model(x, training=False))
 
 
@@ -536,12 +537,33 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         x, y = train_data if isinstance(train_data, tuple) else (train_data, None)
         from common.progress import keras_verbose
 
-        _prebuild(model, val_data if val_data is not None else (x, y) if y is not None else x)
+        first = _first_batch(val_data)
+        _prebuild(model, first if first is not None else _first_batch((x, y) if y is not None else x))
         with run.lock():   # a second training of this folder fails at once
             model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                      callbacks=[*_watch(val_data, dead_output_epochs), keeper, *callbacks],
+                      callbacks=[*_watch(first, dead_output_epochs), keeper, *callbacks],
                       verbose=keras_verbose(verbose), shuffle=False)
     if restore_best and os.path.exists(run.best_weights):
         model.load_weights(run.best_weights)
     return model, run.history()
+
+
+def fit_arrays(model: keras.Model, train_arrays, val_arrays, run, *, batch_size: int, seed: int,
+               val_batch_size: int = 256, **kwargs):
+    """:func:`fit` on in-memory ``(x, y)`` arrays (e.g. patches drawn once).
+
+    One epoch is one pass over the training pairs, reshuffled every pass with ``seed`` and ending in
+    its partial batch; the stream is resumable mid-run. Validation reads ``val_arrays`` in batches of
+    ``val_batch_size``. ``kwargs`` go to :func:`fit` (``epochs``, ``patience``, ``resume``, ...).
+    """
+    import tensorflow as tf
+
+    x, y = train_arrays
+
+    def stream(skip_batches):
+        ds = tf.data.Dataset.from_tensor_slices((x, y)).shuffle(len(x), seed=seed).batch(batch_size)
+        return ds.repeat().skip(skip_batches)
+
+    val = tf.data.Dataset.from_tensor_slices(tuple(val_arrays)).batch(val_batch_size)
+    return fit(model, stream, val, run, steps_per_epoch=-(-len(x) // batch_size), **kwargs)

@@ -6,7 +6,7 @@ import math
 
 import keras
 
-from common.training import RunDir, WarmUp, fit, open_run, set_seed
+from common.training import RunDir, WarmUp, fit, fit_arrays, open_run, set_seed
 from mapde.config import MapDeConfig
 from mapde.data import check_annotated, check_sizes, mapde_dataset, steps_per_epoch
 from mapde.losses import MapDeLoss
@@ -110,17 +110,9 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     xva, yva = sccnn_patches(val, max(1000, g["patches"] // 5), seed=config.seed + 1, **kw)
     model = SCCNN(g["patch"], g["out"], g["radius"], width=g["width"], name="sccnn")
     model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss=SCCNNLoss())
-    import tensorflow as tf
-
-    def tr(skip_batches):   # each pass reshuffled and ending in its partial batch; resumable mid-stream
-        ds = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(g["batch"])
-        return ds.repeat().skip(skip_batches)
-
-    va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
-    model, history = fit(model, tr, va, run,
-                         dead_output_epochs=config.dead_output_epochs, epochs=g["epochs"], patience=config.patience,
-                         resume=resume,
-                         steps_per_epoch=-(-len(xtr) // g["batch"]), verbose=verbose)
+    model, history = fit_arrays(model, (xtr, ytr), (xva, yva), run, batch_size=g["batch"], seed=config.seed,
+                                dead_output_epochs=config.dead_output_epochs, epochs=g["epochs"],
+                                patience=config.patience, resume=resume, verbose=verbose)
     run.save_model(model)
     return model, history
 

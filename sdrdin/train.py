@@ -25,7 +25,7 @@ from common.baselines.inception_unet import InceptionUNet
 from common.baselines.sccnn import SCCNNClassifier, classifier_patches
 from common.baselines.unet import UNet
 from common.tiling import crop_origins
-from common.training import RunDir, fit, open_run, set_seed
+from common.training import RunDir, fit, fit_arrays, open_run, set_seed
 from sdrdin.config import SDRDINConfig
 from sdrdin.data import check_classified, sdrdin_dataset
 from sdrdin.losses import PixelWeightedCE
@@ -184,8 +184,6 @@ def _train_concordenet(config, train, val, run, resume, verbose):
 def _train_sccnn_classifier(config, train, val, run, resume, verbose):
     """The SC-CNN softmax classifier on single-cell patches (``sccnn_patches`` drawn once, reshuffled
     every epoch), cross-entropy, Adam at ``sccnn_lr``; saves it as ``model.keras``."""
-    import tensorflow as tf
-
     set_seed(config.seed)
     g = config.group("sccnn_")
     xtr, ytr = classifier_patches(train, g["patches"], g["patch"], g["radius"], seed=config.seed)
@@ -193,14 +191,9 @@ def _train_sccnn_classifier(config, train, val, run, resume, verbose):
     model = build_network(config, len(train[0].class_names))
     model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss="sparse_categorical_crossentropy")
 
-    def tr(skip_batches):   # each pass reshuffled; resumable mid-stream
-        ds = tf.data.Dataset.from_tensor_slices((xtr, ytr)).shuffle(len(xtr), seed=config.seed).batch(g["batch"])
-        return ds.repeat().skip(skip_batches)
-
-    va = tf.data.Dataset.from_tensor_slices((xva, yva)).batch(256)
-    model, history = fit(model, tr, va, run, epochs=g["epochs"], patience=config.patience, resume=resume,
-                         steps_per_epoch=-(-len(xtr) // g["batch"]), verbose=verbose,
-                         dead_output_epochs=config.dead_output_epochs)
+    model, history = fit_arrays(model, (xtr, ytr), (xva, yva), run, batch_size=g["batch"], seed=config.seed,
+                                epochs=g["epochs"], patience=config.patience, resume=resume, verbose=verbose,
+                                dead_output_epochs=config.dead_output_epochs)
     run.save_model(model)
     return model, history
 

@@ -174,3 +174,16 @@ def test_the_training_step_is_traced_once(tmp_path):
     ds = tf.data.Dataset.from_tensor_slices((x, {"a": x[:, :1], "b": x[:, 1:2]})).batch(4)
     fit(model, ds.repeat(), ds, tmp_path / "run", epochs=2, steps_per_epoch=4, verbose=0)
     assert len(traces) == 1
+
+
+def test_fit_arrays_reads_one_pass_per_epoch(tmp_path):
+    keras.utils.set_random_seed(0)
+    inp = keras.Input((4,))
+    model = keras.Model(inp, keras.layers.Dense(1)(inp))
+    model.compile(optimizer=keras.optimizers.SGD(1e-2), loss="mse")
+    x = np.random.default_rng(0).normal(size=(10, 4)).astype("float32")
+    from common.training import fit_arrays
+
+    _, hist = fit_arrays(model, (x, x[:, :1]), (x, x[:, :1]), tmp_path / "run", batch_size=4, seed=0, epochs=2,
+                         verbose=0)
+    assert len(hist) == 2 and int(model.optimizer.iterations.numpy()) == 2 * 3   # ceil(10 / 4) steps per pass
