@@ -197,8 +197,8 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
 def parse_synthetic(name: str) -> tuple[str, dict]:
     """``"synthetic:mihc:faint_factor=1"`` -> ``("mihc", {"faint_factor": 1.0})``.
 
-    Options after the kind are ``key=value`` pairs separated by ``:`` or ``,``; only ``faint_factor``
-    (a number) is known.
+    Options after the kind are ``key=value`` pairs separated by ``:`` or ``,``: ``faint_factor`` (a
+    number) and ``boxes`` (1 / 0: give every cell its bounding box; ``blood`` has them by default).
     """
     parts = name.split(":")
     kind = parts[1] if len(parts) > 1 else ""
@@ -207,8 +207,15 @@ def parse_synthetic(name: str) -> tuple[str, dict]:
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
-        if key.strip() != "faint_factor" or not sep:
-            raise ValueError(f"unknown synthetic data option {item!r} in {name!r}; known: faint_factor=<number>")
+        key = key.strip()
+        if key not in ("faint_factor", "boxes") or not sep:
+            raise ValueError(f"unknown synthetic data option {item!r} in {name!r}; known: faint_factor=<number>, "
+                             "boxes=1|0")
+        if key == "boxes":
+            if value.strip() not in ("0", "1", "true", "false"):
+                raise ValueError(f"boxes must be 1 or 0, got {value!r} in {name!r}")
+            opts["boxes"] = value.strip() in ("1", "true")
+            continue
         try:
             opts["faint_factor"] = float(value)
         except ValueError as exc:
@@ -236,7 +243,7 @@ def load_splits(name, seed: int = 0, data_root=None, synthetic_sizes: dict | Non
     return tuple(load(name, split=s, data_root=data_root, **opts) for s in ("train", "val", "test"))
 
 
-def _load_synthetic(kind, split, n_images=None, size=256, seed=0, faint_factor=None):
+def _load_synthetic(kind, split, n_images=None, size=256, seed=0, faint_factor=None, boxes=None):
     from common.synthetic import KINDS, make_dataset
 
     if kind not in KINDS:
@@ -248,10 +255,11 @@ def _load_synthetic(kind, split, n_images=None, size=256, seed=0, faint_factor=N
     offset = {"train": 0, "val": 1000, "test": 2000}
     for p in parts:
         n = n_images if n_images is not None else defaults[p]
-        out.extend(make_dataset(kind, n, size, seed + offset[p], faint_factor=faint_factor))
+        out.extend(make_dataset(kind, n, size, seed + offset[p], faint_factor=faint_factor, boxes=boxes))
     out.description = (f"synthetic:{kind}, split {split} ({len(out)} images of {size} px; "
                        f"seeds train={seed}, val={seed + 1000}, test={seed + 2000}"
-                       + (f"; faint class drawn at {faint_factor:g}" if faint_factor is not None else "") + ")")
+                       + (f"; faint class drawn at {faint_factor:g}" if faint_factor is not None else "")
+                       + ("; with boxes" if boxes else "") + ")")
     return out
 
 

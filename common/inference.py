@@ -32,6 +32,8 @@ class Detections:
         scores: (N,) float, the map value the detection was taken from (higher = surer).
         class_probabilities: (N, K) float, or None.
         class_names: names of the K classes (None without classes).
+        boxes: (N, 4) float (xmin, ymin, xmax, ymax) for box detectors (YOLO), else None; the
+            points are then the box centres.
     """
 
     points: np.ndarray
@@ -40,6 +42,7 @@ class Detections:
     class_probabilities: np.ndarray | None = None
     class_names: tuple | None = None
     info: dict = field(default_factory=dict)
+    boxes: np.ndarray | None = None
 
     def __post_init__(self):
         self.points = _checks.as_points(self.points, name="points")
@@ -63,6 +66,12 @@ class Detections:
             self.class_probabilities = p
         if self.class_names is not None:
             self.class_names = tuple(str(c) for c in self.class_names)
+        if self.boxes is not None:
+            from common.boxes import as_boxes
+
+            self.boxes = as_boxes(self.boxes, "boxes") if len(np.asarray(self.boxes)) else np.zeros((0, 4))
+            if len(self.boxes) != n:
+                raise ValueError(f"{len(self.boxes)} boxes for {n} points")
 
     def __len__(self) -> int:
         return len(self.points)
@@ -75,10 +84,14 @@ class Detections:
         return out
 
     def to_frame(self, image: str = ""):
-        """A DataFrame with columns image, x, y, score[, class][, p_<class> ...]."""
+        """A DataFrame with columns image, x, y[, xmin, ymin, xmax, ymax], score[, class][, p_<class> ...]."""
         import pandas as pd
 
-        df = pd.DataFrame({"image": image, "x": self.points[:, 0], "y": self.points[:, 1], "score": self.scores})
+        df = pd.DataFrame({"image": image, "x": self.points[:, 0], "y": self.points[:, 1]})
+        if self.boxes is not None:
+            for k, col in enumerate(("xmin", "ymin", "xmax", "ymax")):
+                df[col] = self.boxes[:, k]
+        df["score"] = self.scores
         if self.classes is not None:
             df["class"] = [self.class_names[k] for k in self.classes]
         if self.class_probabilities is not None:
@@ -95,11 +108,12 @@ class Detections:
             self.to_frame(image).to_csv(tmp, index=False, float_format="%.6g")
 
     def write_geojson(self, path, id_prefix: str = "") -> None:
-        """QuPath GeoJSON points with classification, score and a unique id per cell."""
+        """QuPath GeoJSON with classification, score and a unique id per cell: points, or rectangles
+        (closed polygons) for box detections."""
         from common.io import write_geojson
 
         write_geojson(path, self.points, classes=self.classes, class_names=self.class_names, scores=self.scores,
-                      id_prefix=id_prefix)
+                      id_prefix=id_prefix, boxes=self.boxes)
 
 
 # ------------------------------------------------------------------------------------------------

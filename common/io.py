@@ -256,7 +256,7 @@ def default_colours(class_names: Sequence[str]) -> dict:
 
 
 def write_geojson(path, points, classes=None, class_names=None, scores=None, colours=None,
-                  id_prefix: str | None = None) -> None:
+                  id_prefix: str | None = None, boxes=None) -> None:
     """Writes points as a QuPath-importable GeoJSON FeatureCollection of detections, atomically.
 
     Each point becomes a ``Point`` feature with ``properties.objectType = "detection"``, an optional
@@ -272,6 +272,8 @@ def write_geojson(path, points, classes=None, class_names=None, scores=None, col
         id_prefix: what makes the feature ids unique across files (default: the file name); each
             feature's id is a UUID derived from it and the cell's index, so re-running gives the
             same ids and two images never share one.
+        boxes: optional (N, 4) xmin, ymin, xmax, ymax: each cell is then a rectangle (a closed
+            ``Polygon``, QuPath's rectangle annotation shape) instead of a point.
     """
     import uuid
 
@@ -284,6 +286,10 @@ def write_geojson(path, points, classes=None, class_names=None, scores=None, col
             raise ValueError(f"scores has {scores.shape[0]} entries but there are {len(pts)} points")
     palette = default_colours(list(class_names) if class_names is not None else sorted(set(names or [])))
     palette.update(colours or {})
+    if boxes is not None:
+        boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+        if len(boxes) != len(pts):
+            raise ValueError(f"{len(boxes)} boxes for {len(pts)} points")
     features = []
     for k, (x, y) in enumerate(pts):
         props = {"objectType": "detection", "isLocked": False}
@@ -293,9 +299,15 @@ def write_geojson(path, points, classes=None, class_names=None, scores=None, col
         if scores is not None:
             props["measurements"] = {"score": float(scores[k])}
         features.append({"type": "Feature", "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"cellrepro/{prefix}/{k}")),
-                         "geometry": {"type": "Point", "coordinates": [float(x), float(y)]},
+                         "geometry": _rectangle(boxes[k]) if boxes is not None else
+                         {"type": "Point", "coordinates": [float(x), float(y)]},
                          "properties": props})
     atomic_write_text(path, json.dumps({"type": "FeatureCollection", "features": features}))
+
+
+def _rectangle(box) -> dict:
+    x0, y0, x1, y1 = (float(v) for v in box)
+    return {"type": "Polygon", "coordinates": [[[x0, y0], [x1, y0], [x1, y1], [x0, y1], [x0, y0]]]}
 
 
 def _polygon_centroid(ring) -> tuple[float, float]:

@@ -49,6 +49,12 @@ class PaperCLI:
         load_kwargs: ``(args) -> dict`` extra arguments of ``<paper>.evaluate.load``.
         detect_kwargs: ``(args) -> dict`` passed to ``predictor.predict`` (method, threshold ...).
         default_radius: the paper's matching radius (evaluate's default).
+        scorer: the name of a function in ``<paper>.evaluate`` that scores a split for evaluate,
+            ``(predictor, samples, radii, progress=, **detect_kwargs) -> DataFrame`` (box detectors:
+            AP and mAP); None: point matching at the radii (:func:`common.evaluation.score`).
+        split_loader: the name of a function in ``<paper>.reproduce``, ``(name, split, seed, data_root)
+            -> SampleList``, that evaluate reads real data and folders with (a paper's own layouts, e.g.
+            VOC and Ultralytics folders); None: :func:`common.datasets.load`.
 
     The paper's code is reached by name, imported only when a verb runs: ``<paper>.config`` (its
     ``PaperConfig`` subclass, ``config_class``), ``<paper>.reproduce.main`` / ``load_splits``,
@@ -67,6 +73,8 @@ class PaperCLI:
     load_kwargs: Callable = lambda args: {}
     detect_kwargs: Callable = lambda args: {}
     default_radius: float = 10.0
+    scorer: str | None = None
+    split_loader: str | None = None
 
     def _get(self, module: str, attr: str):
         import importlib
@@ -166,6 +174,8 @@ class PaperCLI:
         items = list(args.set or [])
         if getattr(args, "seed", None) is not None:
             items.append(f"seed={args.seed}")
+        if getattr(args, "weights", None):   # a paper flag naming pre-trained weights (yolo_transfer)
+            items.append(f"weights={os.path.abspath(args.weights)}")
         if getattr(args, "radius", None):
             items.append(f"match_radius={args.radius[0]}")
             if len(args.radius) > 1 and "extra_radii" in self.config().field_types():
@@ -267,12 +277,18 @@ class PaperCLI:
                 chosen = ("train", "val", "test") if split == "all" else (split,)
                 samples = SampleList([s for p in chosen for s in parts[p]],
                                      parts[split].description if split != "all" else f"{name}, all splits")
+            elif self.split_loader:
+                samples = self._get("reproduce", self.split_loader)(name, split, seed, args.data_root)
             else:
                 samples = load(name, split=split, data_root=args.data_root,
                                **({"seed": seed} if os.path.isdir(name) else {}))
-            dets = [pred.predict(s.image, **kwargs) for s in progress_bar(samples, desc=f"evaluate {split}",
-                                                                            unit="image", enabled=args.verbose >= 1)]
-            df = score(dets, samples, radii).reset_index()
+            if self.scorer:
+                df = self._get("evaluate", self.scorer)(pred, samples, radii, progress=args.verbose >= 1,
+                                                        **kwargs).reset_index()
+            else:
+                dets = [pred.predict(s.image, **kwargs) for s in progress_bar(
+                    samples, desc=f"evaluate {split}", unit="image", enabled=args.verbose >= 1)]
+                df = score(dets, samples, radii).reset_index()
             df.insert(0, "split", split)
             df.insert(1, "images", len(samples))
             frames.append(df)
@@ -375,7 +391,8 @@ def check_out_dir(path) -> str:
 
 
 def overlay(image, det, radius: int = 4):
-    """The image with each detection drawn as a circle (coloured by class when classified)."""
+    """The image with each detection drawn as a circle, or as its box with class and score (as the
+    YOLO paper's Fig. 2), coloured by class when classified."""
     import cv2
     import numpy as np
 
@@ -385,5 +402,12 @@ def overlay(image, det, radius: int = 4):
     colours = default_colours(det.class_names) if det.class_names else {}
     for k, (x, y) in enumerate(det.points):
         col = colours[det.class_names[det.classes[k]]] if det.classes is not None else (0, 255, 0)
+        if det.boxes is not None:
+            x0, y0, x1, y1 = (int(round(v)) for v in det.boxes[k])
+            cv2.rectangle(out, (x0, y0), (x1, y1), tuple(int(c) for c in col), 1)
+            label = (f"{det.class_names[det.classes[k]]} " if det.classes is not None else "") + f"{det.scores[k]:.2f}"
+            cv2.putText(out, label, (x0, max(y0 - 2, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.3, tuple(int(c) for c in col), 1,
+                        cv2.LINE_AA)
+            continue
         cv2.circle(out, (int(round(x)), int(round(y))), radius, tuple(int(c) for c in col), 1, lineType=cv2.LINE_AA)
     return out

@@ -296,7 +296,8 @@ def _render(spec: KindSpec, labels: np.ndarray, h: int, w: int, rng: np.random.G
     return img, centres, box_arr
 
 
-def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_factor: float | None = None):
+def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_factor: float | None = None,
+                 boxes: bool | None = None):
     """Makes a deterministic synthetic dataset.
 
     Args:
@@ -308,6 +309,8 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_f
         seed: random seed; the same arguments always give identical data.
         faint_factor: stain strength of the kind's faint (rare) class relative to the others
             (default: the kind's own, e.g. 0.35 for ``mihc``; 1.0 draws it like every class).
+        boxes: give every cell its bounding box (default: the kind's own, True for ``blood``); the
+            images are the same either way.
 
     Returns:
         list of :class:`common.datasets.Sample`, named ``<kind>_<seed>_<index>``.
@@ -324,6 +327,8 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_f
     if faint_factor is not None:
         faint_factor = _checks.positive(faint_factor, "faint_factor")
         spec = dataclasses.replace(spec, faint_factor=float(faint_factor))
+    if boxes is not None:
+        spec = dataclasses.replace(spec, boxes=bool(boxes))
     children = np.random.SeedSequence([int(seed), sum(map(ord, kind))]).spawn(n_images + 1)
     alloc_rng = np.random.default_rng(children[0])
     per_image = alloc_rng.poisson(spec.density * h * w / 1e4, size=n_images)

@@ -508,6 +508,8 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
             validation batch has been constant (e.g. a ReLU output at 0.0 everywhere) at the end of
             this many epochs in a row (None: never).
         patience: early-stopping patience on ``monitor`` (None: no early stopping).
+        callbacks: more callbacks, run before the checkpointing one, so values they add to the
+            epoch's logs (a validation mAP) are recorded in ``history.csv`` and can be monitored.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     if not isinstance(epochs, int) or epochs < 1:
@@ -542,7 +544,7 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         with run.lock():   # a second training of this folder fails at once
             model.fit(x, y, validation_data=val_data, epochs=epochs, initial_epoch=initial_epoch,
                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
-                      callbacks=[*_watch(first, dead_output_epochs), keeper, *callbacks],
+                      callbacks=[*_watch(first, dead_output_epochs), *callbacks, keeper],
                       verbose=keras_verbose(verbose), shuffle=False)
     if restore_best and os.path.exists(run.best_weights):
         model.load_weights(run.best_weights)

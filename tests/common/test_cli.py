@@ -35,7 +35,7 @@ def test_status_lists_implemented_papers(monkeypatch):
 
     st = cli.status()
     assert st["awarenet"] is True and st["mapde"] is True and st["sdrdin"] is True
-    assert cli.state("sdrdin") == "ready" and cli.state("yolo_transfer") == "not implemented yet"
+    assert cli.state("sdrdin") == "ready" and cli.state("pointnet_cells") == "not implemented yet"
     monkeypatch.setattr(sdrdin, "READY", False)     # a package that is built but not yet meeting its targets
     assert cli.state("sdrdin") == "in progress" and cli.status()["sdrdin"] is False
 

@@ -19,6 +19,8 @@ PAPERS = {
                                 "--set", "min_area=2",
                                 "--set", "peak_window=5", "--set", "vote_box=9"]),
 }
+# every paper's command line, including those trained on other data than a points folder (boxes: yolo_transfer)
+ALL_PAPERS = sorted([*PAPERS, "yolo_transfer"])
 RUN_FILES = {"config.json", "data.json", "model.keras", "postprocess.json", "sweep.csv", "history.csv", "state.json"}
 
 
@@ -68,7 +70,7 @@ def test_train_predict_evaluate_sequence(paper, tmp_path, user_folder, capsys):
     assert "| split |" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("paper", sorted(PAPERS))
+@pytest.mark.parametrize("paper", ALL_PAPERS)
 def test_the_same_flags_everywhere(paper, capsys):
     cli = _cli(paper)
     for verb, flags in {"reproduce": ["--data", "--data-root", "--out", "--quick", "--epochs", "--seed", "--set",
@@ -88,7 +90,7 @@ def test_the_same_flags_everywhere(paper, capsys):
     assert "(default: synthetic)" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("paper", sorted(PAPERS))
+@pytest.mark.parametrize("paper", ALL_PAPERS)
 def test_help_answers_without_tensorflow(paper):
     code = (f"import sys, runpy; sys.argv = ['{paper}', '--help']\n"
             f"try:\n    runpy.run_module('{paper}', run_name='__main__')\nexcept SystemExit:\n    pass\n"

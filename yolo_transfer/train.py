@@ -1,0 +1,241 @@
+"""Training YOLO: one stage (:func:`train_stage`) and a row's recipe (:func:`train`), in run folders.
+
+A ``transfer`` run folder holds its source stages below the target stage::
+
+    <run>/stage1/   darknet trained on config.source1 (multiscale, detection frozen)
+    <run>/stage2/   multiscale trained on config.source2, multi-scale input sizes
+    <run>/          stage 3: multiscale + detection on the target data (darknet frozen); model.keras
+
+``scratch`` trains every module on the target data in ``<run>``. Every stage logs, per epoch, its
+training seconds (``seconds``: the epoch's training and validation-loss time) and the validation
+mAP@0.5 (``val_map``) in ``history.csv``, from which the training-time table reads epochs and time to
+a target mAP. ``weights`` (a Darknet file) replaces the source stages it covers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import keras
+import numpy as np
+
+from common.training import RunDir, fit, open_run, set_seed
+from yolo_transfer.config import MODULES, YoloConfig
+from yolo_transfer.data import (
+    as_dataset,
+    check_boxes,
+    kmeans_anchors,
+    load_data,
+    network_boxes,
+    train_stream,
+    validation_arrays,
+)
+from yolo_transfer.losses import YoloLoss
+from yolo_transfer.model import COCO_ANCHORS, TINY_ANCHORS, YOLOv3, build_yolo, conv_layers, set_trainable_modules
+
+__all__ = ["MapCallback", "anchors_for", "copy_weights", "source_splits", "train", "train_stage"]
+
+
+def _check_config(config) -> YoloConfig:
+    if not isinstance(config, YoloConfig):
+        raise ValueError(f"config must be a YoloConfig, got {type(config).__name__}")
+    return config
+
+
+def anchors_for(config: YoloConfig, samples) -> np.ndarray:
+    """The anchors of a stage: COCO's (scaled to the input size) or k-means of its training boxes."""
+    k = 9 if config.model == "yolov3" else 6
+    if config.anchors == "coco":
+        base = COCO_ANCHORS if config.model == "yolov3" else TINY_ANCHORS
+        return np.asarray(base, np.float64) * config.input_size / 416.0
+    return kmeans_anchors(network_boxes(samples, config.input_size), k, seed=config.seed)
+
+
+class EpochClock(keras.callbacks.Callback):
+    """Adds ``seconds``, the epoch's wall time before the callbacks after it, to the epoch's logs."""
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.t0 = time.time()
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is not None:
+            logs["seconds"] = time.time() - self.t0
+
+
+class MapCallback(keras.callbacks.Callback):
+    """Adds ``val_map`` (mAP@0.5 of the validation images, detections above ``eval_score``) and
+    ``val_ap_<k>`` per class to the epoch's logs. Boxes are compared in letterboxed network pixels,
+    where IoU is the same as in image pixels (the letterbox is a uniform scale and shift)."""
+
+    def __init__(self, x, boxes, samples, config, class_names):
+        super().__init__()
+        self.x, self.boxes, self.samples, self.config, self.names = x, boxes, samples, config, tuple(class_names)
+
+    def on_epoch_end(self, epoch, logs=None):
+        if logs is None:
+            return
+        ap = map_of(self.model, self.x, self.boxes, self.samples, self.config, self.names)
+        logs["val_map"] = float(ap.loc["mAP", "AP"]) if np.isfinite(ap.loc["mAP", "AP"]) else 0.0
+        for k, name in enumerate(self.names):
+            logs[f"val_ap_{k}"] = float(ap.loc[name, "AP"]) if np.isfinite(ap.loc[name, "AP"]) else 0.0
+
+
+def map_of(model, x, boxes, samples, config, names):
+    """Per-class AP table of a model on letterboxed images ``x`` with ground truth ``boxes``."""
+    from common.boxes import detection_ap
+    from common.datasets import Sample
+    from common.inference import Detections
+    from yolo_transfer.evaluate import decode, nms
+
+    dets, truth = [], []
+    size = x.shape[1]
+    for i in range(0, len(x), 16):
+        raw = model.predict_on_batch(x[i:i + 16].astype(np.float32))
+        b, s = decode(raw, model.scale_anchors(), len(names))
+        for k in range(len(b)):
+            bb, ss, cc = nms(b[k] * size, s[k], config.nms_iou, config.eval_score, config.max_detections)
+            ok = ((bb[:, 2] - bb[:, 0]) > 0) & ((bb[:, 3] - bb[:, 1]) > 0)
+            bb, ss, cc = bb[ok], ss[ok], cc[ok]
+            dets.append(Detections(np.zeros((len(bb), 2)), cc, ss, class_names=names, boxes=bb))
+    for s, b in zip(samples, boxes):
+        truth.append(Sample(np.zeros((1, 1, 3), np.uint8), np.zeros((len(b), 2)), s.classes, names, boxes=b,
+                            name=s.name))
+    return detection_ap(dets, truth, names, config.iou_threshold)
+
+
+def copy_weights(src: YOLOv3, dst: YOLOv3, modules=MODULES) -> list:
+    """Copies every convolution / batch norm of the named modules whose shapes agree (the output
+    convolutions of another class count are left as they are). Returns the copied layer names."""
+    copied = []
+    for name in modules:
+        s, d = src.get_layer(name), dst.get_layer(name)
+        for layer in d.layers:
+            if not layer.weights:
+                continue
+            try:
+                other = s.get_layer(layer.name)
+            except ValueError:
+                continue
+            w = other.get_weights()
+            if [a.shape for a in w] == [a.shape for a in layer.get_weights()]:
+                layer.set_weights(w)
+                copied.append(layer.name)
+    return copied
+
+
+def _compile(model: YOLOv3, config: YoloConfig) -> None:
+    losses = [YoloLoss(a, s, model.n_classes, config.ignore_thresh) for a, s in zip(model.scale_anchors(),
+                                                                                    model.strides)]
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=losses)
+
+
+def train_stage(model: YOLOv3, config: YoloConfig, train, val, run_dir, modules, epochs: int, sizes=None,
+                resume: bool = True, verbose="auto"):
+    """Trains the named modules of ``model`` (the others frozen) on ``train``, validating on ``val``.
+
+    Keeps the weights of the lowest validation loss; logs ``seconds`` and ``val_map`` per epoch.
+
+    Returns:
+        ``(model, history)``; the model is saved as ``model.keras`` in ``run_dir``.
+    """
+    run = RunDir(run_dir)
+    set_trainable_modules(model, modules)
+    _compile(model, config)
+    anchors, strides, c = model.scale_anchors(), model.strides, model.n_classes
+    xv, yv, boxes = validation_arrays(val, config.input_size, anchors, strides, c, config.max_boxes)
+    steps = -(-len(train) // config.batch_size)
+
+    def stream(skip_batches):
+        return as_dataset(train_stream(train, config, anchors, strides, c, start_batch=skip_batches, sizes=sizes),
+                          len(strides), c)
+
+    cbs = [EpochClock(), MapCallback(xv, boxes, val, config, train[0].class_names)]
+    model, history = fit(model, stream, (xv.astype(np.float32), yv), run, epochs=epochs, patience=config.patience,
+                         steps_per_epoch=steps, resume=resume, verbose=verbose, callbacks=cbs,
+                         dead_output_epochs=config.dead_output_epochs)
+    run.save_model(model)
+    return model, history
+
+
+def source_splits(config: YoloConfig, source: str, data_root=None):
+    """(train, val) of a source data set; synthetic sources get ``source_images`` training images."""
+    n = config.source_images
+    size = config.input_size
+    if source.startswith("synthetic"):
+        tr = load_data(source, "train", config.seed, data_root, (n, size))
+        va = load_data(source, "val", config.seed, data_root, (max(4, n // 4), size))
+    else:
+        tr, va = load_data(source, "train", config.seed, data_root), load_data(source, "val", config.seed, data_root)
+    return check_boxes(tr, f"{source} training"), check_boxes(va, f"{source} validation")
+
+
+def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose="auto", data_root=None):
+    """Trains a row (``scratch`` or the three-stage ``transfer`` recipe) in ``run_dir`` and calibrates
+    the score threshold on ``val`` (``postprocess.json``, ``sweep.csv``).
+
+    Returns:
+        The row's :class:`yolo_transfer.evaluate.YoloPredictor`.
+    """
+    from yolo_transfer.darknet import load_darknet_weights
+    from yolo_transfer.evaluate import YoloPredictor, calibrate_threshold
+
+    config = _check_config(config)
+    train, val = check_boxes(train, "training"), check_boxes(val, "validation")
+    names = train[0].class_names
+    if val[0].class_names != names:
+        raise ValueError(f"training classes {names} differ from validation classes {val[0].class_names}")
+    if config.weights and not os.path.isfile(config.weights):
+        raise FileNotFoundError(f"no Darknet weights file at {config.weights}")
+    run = open_run(run_dir, config, resume, data=(train, val))
+    set_seed(config.seed)
+    anchors = anchors_for(config, train)
+    model = build_yolo(config, len(names), anchors)
+    stages = {}
+    if config.transfer:
+        prev, done = None, set()
+        if config.weights:
+            report = load_darknet_weights(model, config.weights)
+            loaded = set(report["loaded"])
+            covers = {m: {i for i, _, _ in conv_layers(model.get_layer(m))} <= loaded for m in MODULES}
+            done = {1, 2} if covers["multiscale"] else {1}
+            prev = model
+            stages["weights"] = {"file": os.path.abspath(config.weights), "loaded": len(report["loaded"]),
+                                 "skipped": report["skipped"], "stages replaced": sorted(done)}
+        for k, source in ((1, config.source1), (2, config.source2)):
+            if k in done:
+                continue
+            tr_s, va_s = source_splits(config, source, data_root)
+            scfg = config.with_overrides(data=source)
+            sub = os.path.join(run.path, f"stage{k}")
+            open_run(sub, scfg, resume, data=(tr_s, va_s))
+            set_seed(config.seed + k)
+            smodel = build_yolo(config, len(tr_s[0].class_names), anchors_for(config, tr_s))
+            if prev is not None:
+                copy_weights(prev, smodel)
+            smodel, hist = train_stage(smodel, scfg, tr_s, va_s, sub, config.stage_modules[k - 1],
+                                       config.source_epochs if k == 1 else config.stage2_epochs,
+                                       sizes=config.multiscale_sizes if k == 2 else None, resume=resume,
+                                       verbose=verbose)
+            stages[f"stage{k}"] = {"data": tr_s.description, "epochs": len(hist),
+                                   "seconds": float(sum(h.get("seconds", 0.0) for h in hist))}
+            prev = smodel
+        if prev is not None and prev is not model:
+            copy_weights(prev, model)
+        modules = config.stage_modules[2]
+    else:
+        modules = MODULES
+    set_seed(config.seed + 3)
+    model, history = train_stage(model, config, train, val, run.path, modules, config.epochs, resume=resume,
+                                 verbose=verbose)
+    pred = YoloPredictor(model, config, names, folder=run.path)
+    dets = pred.predict_many([s.image for s in val], threshold=config.eval_score)
+    params, sweep = calibrate_threshold(dets, val, names, config.iou_threshold)
+    run.write_postprocess("boxes", {"boxes": params}, sweep,
+                          source=f"validation split ({len(val)} images), best mean per-class box F1 at IoU "
+                                 f"{config.iou_threshold:g}")
+    if stages:
+        run.write_json("stages.json", stages)
+    pred.postprocess = run.postprocess()
+    return pred
+
