@@ -59,8 +59,8 @@ def load_voc_folder(folder, split: str = "train", class_names=None) -> SampleLis
         class_names: the class order (default: every name in the folder's annotations, sorted).
 
     Raises:
-        FileNotFoundError, ValueError: a missing list, image or annotation; a box outside its image;
-            a class not in ``class_names``.
+        FileNotFoundError, ValueError: a missing list, image or annotation; a box of zero area or outside
+            its image; a class not in ``class_names``.
     """
     from common.io import read_image, read_voc_xml
 
@@ -70,7 +70,8 @@ def load_voc_folder(folder, split: str = "train", class_names=None) -> SampleLis
         raise FileNotFoundError(f"{folder}: no split list {lst} (a VOC folder has ImageSets/Main/<split>.txt)")
     with open(lst, encoding="utf-8") as f:
         ids = [line.split()[0] for line in f if line.strip()]
-    annots = {i: read_voc_xml(os.path.join(folder, "Annotations", f"{i}.xml")) for i in ids}
+    # zero-area boxes are errors here (the built-in "bccd" loader drops BCCD's two known ones)
+    annots = {i: read_voc_xml(os.path.join(folder, "Annotations", f"{i}.xml"), drop_degenerate=False) for i in ids}
     if class_names is None:
         all_ids = set()
         for name in os.listdir(os.path.join(folder, "Annotations")):
@@ -79,7 +80,7 @@ def load_voc_folder(folder, split: str = "train", class_names=None) -> SampleLis
         names = set()
         for i in sorted(all_ids):
             names.update(annots[i].labels if i in annots else
-                         read_voc_xml(os.path.join(folder, "Annotations", f"{i}.xml")).labels)
+                         read_voc_xml(os.path.join(folder, "Annotations", f"{i}.xml"), drop_degenerate=False).labels)
         class_names = tuple(sorted(names))
     class_names = tuple(class_names)
     out = SampleList(description=f"VOC folder {folder}, split {split} ({len(ids)} images)")

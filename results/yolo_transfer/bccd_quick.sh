@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The recorded BCCD run on a 2-core CPU: the quick preset's network (YOLOv3-tiny, half width) at BCCD's
-# letterboxed 416 px, 40 target epochs per row, stage 1 of 25 epochs; target mAP 0.5 set before the run.
+# letterboxed 416 px, the quick preset's 30 target epochs per row, stage 1 of 25 epochs; target mAP 0.5 set before
+# the run. Run it with the environment's python first on PATH (e.g. PATH=.venv/bin:$PATH).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 python -m yolo_transfer reproduce --quick --data bccd --set input_size=416 \

@@ -55,6 +55,10 @@ def test_voc_folder_errors(tmp_path):
         load_voc_folder(tmp_path, "train")
     with pytest.raises(FileNotFoundError, match="split list"):
         load_voc_folder(tmp_path, "val")
+    zero = tmp_path / "z"
+    _voc(zero, "x2", [("RBC", (5, 5, 5, 9))])
+    with pytest.raises(ValueError, match="x2.xml boxes: box 0 .* zero or negative area"):
+        load_voc_folder(zero, "train")
     other = tmp_path / "o"
     _voc(other, "y", [("Neutrophil", (2, 2, 9, 9))])
     with pytest.raises(ValueError, match="unknown class"):
