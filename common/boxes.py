@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["as_boxes", "average_precision", "box_iou", "count_errors", "detection_ap", "match_boxes",
-           "box_scores_at"]
+           "box_scores_at", "ranked_matches"]
 
 
 def as_boxes(boxes, name: str = "boxes", shape=None) -> np.ndarray:
@@ -108,6 +108,28 @@ def _per_class(dets, samples, k):
     return out
 
 
+def ranked_matches(dets: Sequence, samples: Sequence, class_names: Sequence[str],
+                   iou_threshold: float = 0.5) -> list:
+    """Per class, ``(scores, tp flags, ground truths)`` of every detection, matched once (VOC rule).
+
+    Matching visits detections in decreasing score order, so the detections scoring at least any
+    threshold are matched exactly as they would be alone: one call serves AP (the whole ranking) and
+    Precision / Recall / F1 at every threshold.
+    """
+    if len(dets) != len(samples):
+        raise ValueError(f"{len(dets)} detection sets for {len(samples)} images")
+    out = []
+    for k in range(len(class_names)):
+        scores, flags, n_gt = [], [], 0
+        for boxes, sc, gt in _per_class(dets, samples, k):
+            n_gt += len(gt)
+            scores.append(sc)
+            flags.append(match_boxes(boxes, sc, gt, iou_threshold))
+        out.append((np.concatenate(scores) if scores else np.zeros(0),
+                    np.concatenate(flags) if flags else np.zeros(0, bool), n_gt))
+    return out
+
+
 def detection_ap(dets: Sequence, samples: Sequence, class_names: Sequence[str] | None = None,
                  iou_threshold: float = 0.5) -> pd.DataFrame:
     """Per-class VOC AP at an IoU and their mean (mAP) over the classes that have ground truth.
@@ -121,18 +143,9 @@ def detection_ap(dets: Sequence, samples: Sequence, class_names: Sequence[str] |
         One row per class and a last row ``mAP``: ``AP``, ground truths, detections, TP and FP over
         every detection given (rank them all: AP needs the low-score tail).
     """
-    if len(dets) != len(samples):
-        raise ValueError(f"{len(dets)} detection sets for {len(samples)} images")
     names = tuple(class_names or (samples[0].class_names if len(samples) else ()))
     rows = []
-    for k, name in enumerate(names):
-        scores, flags, n_gt = [], [], 0
-        for boxes, sc, gt in _per_class(dets, samples, k):
-            n_gt += len(gt)
-            scores.append(sc)
-            flags.append(match_boxes(boxes, sc, gt, iou_threshold))
-        scores = np.concatenate(scores) if scores else np.zeros(0)
-        flags = np.concatenate(flags) if flags else np.zeros(0, bool)
+    for name, (scores, flags, n_gt) in zip(names, ranked_matches(dets, samples, names, iou_threshold)):
         order = np.argsort(-scores, kind="stable")
         tp = np.cumsum(flags[order])
         fp = np.cumsum(~flags[order])
@@ -153,12 +166,9 @@ def box_scores_at(dets, samples, threshold: float, class_names=None, iou_thresho
     """Per-class Precision / Recall / F1 of the detections scoring at least ``threshold`` (VOC matching)."""
     names = tuple(class_names or samples[0].class_names)
     rows = []
-    for k, name in enumerate(names):
-        tp = fp = n_gt = 0
-        for boxes, sc, gt in _per_class(dets, samples, k):
-            keep = sc >= threshold
-            flags = match_boxes(boxes[keep], sc[keep], gt, iou_threshold)
-            tp, fp, n_gt = tp + int(flags.sum()), fp + int((~flags).sum()), n_gt + len(gt)
+    for name, (sc, flags, n_gt) in zip(names, ranked_matches(dets, samples, names, iou_threshold)):
+        keep = sc >= threshold
+        tp, fp = int(np.sum(flags & keep)), int(np.sum(~flags & keep))
         p = tp / (tp + fp) if tp + fp else 0.0
         r = tp / n_gt if n_gt else 0.0
         rows.append({"class": name, "Precision": p, "Recall": r, "F1": 2 * p * r / (p + r) if p + r else 0.0,

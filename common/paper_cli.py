@@ -55,6 +55,8 @@ class PaperCLI:
         split_loader: the name of a function in ``<paper>.reproduce``, ``(name, split, seed, data_root)
             -> SampleList``, that evaluate reads real data and folders with (a paper's own layouts, e.g.
             VOC and Ultralytics folders); None: :func:`common.datasets.load`.
+        path_flags: paper flags (added in ``add_arguments``) that name a file and set the config field
+            of the same name, recorded as an override with the absolute path (``--weights``).
 
     The paper's code is reached by name, imported only when a verb runs: ``<paper>.config`` (its
     ``PaperConfig`` subclass, ``config_class``), ``<paper>.reproduce.main`` / ``load_splits``,
@@ -75,6 +77,7 @@ class PaperCLI:
     default_radius: float = 10.0
     scorer: str | None = None
     split_loader: str | None = None
+    path_flags: tuple = ()
 
     def _get(self, module: str, attr: str):
         import importlib
@@ -174,8 +177,9 @@ class PaperCLI:
         items = list(args.set or [])
         if getattr(args, "seed", None) is not None:
             items.append(f"seed={args.seed}")
-        if getattr(args, "weights", None):   # a paper flag naming pre-trained weights (yolo_transfer)
-            items.append(f"weights={os.path.abspath(args.weights)}")
+        for flag in self.path_flags:
+            if getattr(args, flag, None):
+                items.append(f"{flag}={os.path.abspath(getattr(args, flag))}")
         if getattr(args, "radius", None):
             items.append(f"match_radius={args.radius[0]}")
             if len(args.radius) > 1 and "extra_radii" in self.config().field_types():

@@ -34,7 +34,8 @@ CLI = PaperCLI(
                    "evaluate": _add_detect},
     train_kwargs=lambda args: {"data_root": args.data_root},
     detect_kwargs=lambda args: {} if args.threshold is None else {"threshold": args.threshold},
-    default_radius=10.0, scorer="score_split", split_loader="load_split")
+    default_radius=10.0, scorer="score_split", split_loader="load_split",
+    path_flags=("weights",))
 main = CLI.main
 
 if __name__ == "__main__":

@@ -52,10 +52,6 @@ def _sizes(layers) -> list:
     return out
 
 
-def _is_output(conv, bn) -> bool:
-    return bn is None
-
-
 def load_darknet_weights(model, path) -> dict:
     """Loads a Darknet ``.weights`` file into a YOLO model (or its ``darknet`` sub-model).
 
@@ -88,7 +84,7 @@ def load_darknet_weights(model, path) -> dict:
     full = sum(sizes)
     darknet_idx = _backbone_indices(model, layers)
     backbone = sum(s for (i, _, _), s in zip(layers, sizes) if i in darknet_idx)
-    outputs = [(k, conv) for k, (_, conv, bn) in enumerate(layers) if _is_output(conv, bn)]
+    outputs = [(k, conv) for k, (_, conv, bn) in enumerate(layers) if bn is None]   # the linear output convolutions
     plan, file_classes = None, None
     if n_floats == full:
         plan = {i: "load" for i, _, _ in layers}

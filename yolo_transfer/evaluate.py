@@ -15,10 +15,11 @@ import os
 import numpy as np
 import pandas as pd
 
-from common.boxes import box_scores_at, count_errors, detection_ap
+from common.boxes import box_scores_at, count_errors, detection_ap, ranked_matches
 from common.inference import Detections, Predictor, load_keras, resolve_run
 
-__all__ = ["YoloPredictor", "calibrate_threshold", "decode", "evaluate_split", "load", "nms", "score_split"]
+__all__ = ["YoloPredictor", "calibrate_threshold", "decode", "drop_empty", "evaluate_split", "load", "nms",
+           "score_split", "suppressed"]
 
 
 def decode(outputs, anchors, n_classes: int):
@@ -82,6 +83,19 @@ def _nms_cv2(boxes, scores, iou, score_threshold, max_detections):
     return cand[keep].astype(np.float64), sc[keep].astype(np.float64), ci[keep].astype(np.int64)
 
 
+def suppressed(raw, anchors, n_classes: int, size: int, config, threshold: float) -> list:
+    """Per image of a batch of raw maps at input side ``size``: ``(boxes in input pixels, scores,
+    classes)`` after decoding and per-class NMS (``config.nms_iou``, ``config.max_detections``)."""
+    boxes, scores = decode(raw, anchors, n_classes)
+    return [nms(b * size, s, config.nms_iou, threshold, config.max_detections) for b, s in zip(boxes, scores)]
+
+
+def drop_empty(boxes, scores, classes) -> tuple:
+    """The detections whose boxes have a positive width and height."""
+    ok = ((boxes[:, 2] - boxes[:, 0]) > 0) & ((boxes[:, 3] - boxes[:, 1]) > 0)
+    return boxes[ok], scores[ok], classes[ok]
+
+
 class YoloPredictor(Predictor):
     """A trained YOLO network with its decoding: ``predict(image) -> Detections`` with boxes.
 
@@ -101,17 +115,14 @@ class YoloPredictor(Predictor):
         out = self.model.predict_on_batch(np.asarray(batch, np.float32))
         return [np.asarray(o) for o in (out if isinstance(out, (list, tuple)) else [out])]
 
-    def detections_from(self, raw, sizes, geometry, threshold: float) -> list:
-        """Detections of each image in a batch from its raw maps; ``geometry``: (scale, (dx, dy), (h, w))."""
-        boxes, scores = decode(raw, self.anchors, len(self.class_names))
+    def detections_from(self, raw, size: int, geometry, threshold: float) -> list:
+        """Detections of each image in a batch from its raw maps at input side ``size``; ``geometry``
+        per image: (scale, (dx, dy), (h, w)) of its letterbox."""
         out = []
-        for k, (scale, (dx, dy), (h, w)) in enumerate(geometry):
-            size = sizes
-            b, s, c = nms(boxes[k] * size, scores[k], self.config.nms_iou, threshold, self.config.max_detections)
+        for (b, s, c), (scale, (dx, dy), (h, w)) in zip(
+                suppressed(raw, self.anchors, len(self.class_names), size, self.config, threshold), geometry):
             b = (b - [dx, dy, dx, dy]) / scale
-            b = np.clip(b, 0, [w, h, w, h])
-            ok = ((b[:, 2] - b[:, 0]) > 0) & ((b[:, 3] - b[:, 1]) > 0)
-            b, s, c = b[ok], s[ok], c[ok]
+            b, s, c = drop_empty(np.clip(b, 0, [w, h, w, h]), s, c)
             centres = np.stack([(b[:, 0] + b[:, 2]) / 2, (b[:, 1] + b[:, 3]) / 2], 1) if len(b) else np.zeros((0, 2))
             centres = np.minimum(centres, [w - 1e-3, h - 1e-3])
             out.append(Detections(centres, c, s, class_names=self.class_names, boxes=b,
@@ -163,27 +174,17 @@ def load(run, **_) -> YoloPredictor:
 def calibrate_threshold(dets, samples, class_names, iou: float = 0.5) -> tuple[dict, pd.DataFrame]:
     """The score threshold with the best mean per-class box F1 (IoU ``iou``) on validation detections.
 
-    Detections are matched once, VOC rule, in score order; a threshold keeps a prefix of that order
-    without changing the matches above it, so every candidate is scored exactly. Candidates are the
-    distinct detection scores (at most 400 quantiles of them), so no grid caps the answer. Returns
-    ``({"threshold", "F1", "edge"}, sweep)``.
+    Detections are matched once (:func:`common.boxes.ranked_matches`); a threshold keeps a prefix of
+    the score order without changing the matches above it, so every candidate is scored exactly.
+    Candidates are the distinct detection scores (at most 400 quantiles of them), so no grid caps the
+    answer. Returns ``({"threshold", "F1", "edge"}, sweep)``.
     """
-    from common.boxes import match_boxes
-
     scores = np.concatenate([d.scores for d in dets]) if dets else np.zeros(0)
     if not len(scores):
         return {"threshold": 0.5, "F1": 0.0, "edge": "no detections"}, pd.DataFrame()
     cand = np.unique(np.quantile(scores, np.linspace(0, 1, 400)))
     per_class = []
-    for k in range(len(class_names)):
-        sc, fl, n_gt = [], [], 0
-        for d, s in zip(dets, samples):
-            m = d.classes == k
-            gt = s.boxes[s.classes == k]
-            n_gt += len(gt)
-            sc.append(d.scores[m])
-            fl.append(match_boxes(d.boxes[m], d.scores[m], gt, iou))
-        sc, fl = np.concatenate(sc), np.concatenate(fl)
+    for sc, fl, n_gt in ranked_matches(dets, samples, class_names, iou):
         tp = np.array([np.sum(fl & (sc >= t)) for t in cand])
         n = np.array([np.sum(sc >= t) for t in cand])
         p = np.where(n > 0, tp / np.maximum(n, 1), 0.0)

@@ -29,7 +29,8 @@ import numpy as np
 from common.layers import ConstructorConfig
 from yolo_transfer import losses  # noqa: F401  (registers the loss compiled .keras files name)
 
-__all__ = ["COCO_ANCHORS", "TINY_ANCHORS", "YOLOv3", "build_yolo", "conv_layers", "set_trainable_modules"]
+__all__ = ["COCO_ANCHORS", "TINY_ANCHORS", "YOLOv3", "build_yolo", "coco_anchors", "conv_layers",
+           "set_trainable_modules"]
 
 # COCO anchors in pixels at 416 (reference_specs 4c), smallest first.
 COCO_ANCHORS = ((10, 13), (16, 30), (33, 23), (30, 61), (62, 45), (59, 119), (116, 90), (156, 198), (373, 326))
@@ -255,6 +256,11 @@ def set_trainable_modules(model: YOLOv3, modules) -> dict:
     return out
 
 
+def coco_anchors(variant: str, input_size: int) -> np.ndarray:
+    """The published COCO anchors of ``variant`` (YOLOv3: 9, tiny: 6), scaled from 416 px to ``input_size``."""
+    return np.asarray(COCO_ANCHORS if variant == "yolov3" else TINY_ANCHORS, dtype=np.float64) * input_size / 416.0
+
+
 def build_yolo(config, n_classes: int | None = None, anchors=None) -> YOLOv3:
     """The YOLO network of a :class:`yolo_transfer.YoloConfig` (``model``, ``width``, ``input_size``).
 
@@ -265,7 +271,6 @@ def build_yolo(config, n_classes: int | None = None, anchors=None) -> YOLOv3:
     """
     variant = config.model
     if anchors is None:
-        base = np.asarray(COCO_ANCHORS if variant == "yolov3" else TINY_ANCHORS, dtype=np.float64)
-        anchors = base * config.input_size / 416.0
+        anchors = coco_anchors(variant, config.input_size)
     return YOLOv3(3 if n_classes is None else n_classes, anchors, variant, config.width, config.input_size,
                   objectness_prior=config.objectness_prior, bn_momentum=config.bn_momentum, name=f"{variant}")

@@ -32,7 +32,7 @@ from yolo_transfer.data import (
     validation_arrays,
 )
 from yolo_transfer.losses import YoloLoss
-from yolo_transfer.model import COCO_ANCHORS, TINY_ANCHORS, YOLOv3, build_yolo, conv_layers, set_trainable_modules
+from yolo_transfer.model import YOLOv3, build_yolo, coco_anchors, conv_layers, set_trainable_modules
 
 __all__ = ["MapCallback", "anchors_for", "copy_weights", "source_splits", "train", "train_stage"]
 
@@ -47,8 +47,7 @@ def anchors_for(config: YoloConfig, samples) -> np.ndarray:
     """The anchors of a stage: COCO's (scaled to the input size) or k-means of its training boxes."""
     k = 9 if config.model == "yolov3" else 6
     if config.anchors == "coco":
-        base = COCO_ANCHORS if config.model == "yolov3" else TINY_ANCHORS
-        return np.asarray(base, np.float64) * config.input_size / 416.0
+        return coco_anchors(config.model, config.input_size)
     return kmeans_anchors(network_boxes(samples, config.input_size), k, seed=config.seed)
 
 
@@ -86,17 +85,14 @@ def map_of(model, x, boxes, samples, config, names):
     from common.boxes import detection_ap
     from common.datasets import Sample
     from common.inference import Detections
-    from yolo_transfer.evaluate import decode, nms
+    from yolo_transfer.evaluate import drop_empty, suppressed
 
     dets, truth = [], []
     size = x.shape[1]
     for i in range(0, len(x), 16):
         raw = model.predict_on_batch(x[i:i + 16].astype(np.float32))
-        b, s = decode(raw, model.scale_anchors(), len(names))
-        for k in range(len(b)):
-            bb, ss, cc = nms(b[k] * size, s[k], config.nms_iou, config.eval_score, config.max_detections)
-            ok = ((bb[:, 2] - bb[:, 0]) > 0) & ((bb[:, 3] - bb[:, 1]) > 0)
-            bb, ss, cc = bb[ok], ss[ok], cc[ok]
+        for bb, ss, cc in suppressed(raw, model.scale_anchors(), len(names), size, config, config.eval_score):
+            bb, ss, cc = drop_empty(bb, ss, cc)
             dets.append(Detections(np.zeros((len(bb), 2)), cc, ss, class_names=names, boxes=bb))
     for s, b in zip(samples, boxes):
         truth.append(Sample(np.zeros((1, 1, 3), np.uint8), np.zeros((len(b), 2)), s.classes, names, boxes=b,
