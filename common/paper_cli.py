@@ -57,6 +57,8 @@ class PaperCLI:
             VOC and Ultralytics folders); None: :func:`common.datasets.load`.
         path_flags: paper flags (added in ``add_arguments``) that name a file and set the config field
             of the same name, recorded as an override with the absolute path (``--weights``).
+        reproduce_kwargs: ``(args) -> dict`` extra arguments of ``<paper>.reproduce.main`` (from the
+            paper's reproduce flags).
 
     The paper's code is reached by name, imported only when a verb runs: ``<paper>.config`` (its
     ``PaperConfig`` subclass, ``config_class``), ``<paper>.reproduce.main`` / ``load_splits``,
@@ -78,6 +80,7 @@ class PaperCLI:
     scorer: str | None = None
     split_loader: str | None = None
     path_flags: tuple = ()
+    reproduce_kwargs: Callable = lambda args: {}
 
     def _get(self, module: str, attr: str):
         import importlib
@@ -99,6 +102,15 @@ class PaperCLI:
 
     def load(self, args):
         return self._get("evaluate", "load")(args.model, **self.load_kwargs(args))
+
+    def default_rows(self, quick: bool) -> list:
+        """The rows ``reproduce`` runs without ``--rows``: all, or the paper's ``QUICK_ROWS`` with ``--quick``
+        when its reproduce module names some."""
+        if quick:
+            rows = getattr(__import__(f"{self.name}.reproduce", fromlist=["QUICK_ROWS"]), "QUICK_ROWS", None)
+            if rows:
+                return list(rows)
+        return list(self.rows)
 
     # ------------------------------------------------------------------ parser
     def data_name(self, data: str) -> str:
@@ -188,9 +200,10 @@ class PaperCLI:
 
     def _reproduce(self, args) -> int:
         main = self.reproduce()
-        main(quick=args.quick, out=args.out, data=args.data, rows=args.rows or list(self.rows), resume=args.resume,
+        main(quick=args.quick, out=args.out, data=args.data, rows=args.rows or self.default_rows(args.quick),
+             resume=args.resume,
              verbose=_keras_verbose(args.verbose), command=self._command(args.argv), epochs=args.epochs,
-             overrides=self._overrides(args), data_root=args.data_root)
+             overrides=self._overrides(args), data_root=args.data_root, **self.reproduce_kwargs(args))
         return 0
 
     def _train(self, args) -> int:

@@ -35,9 +35,11 @@ def test_status_lists_implemented_papers(monkeypatch):
 
     st = cli.status()
     assert st["awarenet"] is True and st["mapde"] is True and st["sdrdin"] is True
-    assert cli.state("sdrdin") == "ready" and cli.state("pointnet_cells") == "not implemented yet"
+    assert cli.state("sdrdin") == "ready"
     monkeypatch.setattr(sdrdin, "READY", False)     # a package that is built but not yet meeting its targets
     assert cli.state("sdrdin") == "in progress" and cli.status()["sdrdin"] is False
+    monkeypatch.setattr(cli, "_has_reproduce", lambda p: p != "mapde")   # a package without a reproduce module
+    assert cli.state("mapde") == "not implemented yet" and cli.status()["mapde"] is False
 
 
 def test_unknown_paper_is_an_error(capsys):

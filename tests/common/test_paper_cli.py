@@ -20,7 +20,7 @@ PAPERS = {
                                 "--set", "peak_window=5", "--set", "vote_box=9"]),
 }
 # every paper's command line, including those trained on other data than a points folder (boxes: yolo_transfer)
-ALL_PAPERS = sorted([*PAPERS, "yolo_transfer"])
+ALL_PAPERS = sorted([*PAPERS, "yolo_transfer", "pointnet_cells"])
 RUN_FILES = {"config.json", "data.json", "model.keras", "postprocess.json", "sweep.csv", "history.csv", "state.json"}
 
 

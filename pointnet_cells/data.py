@@ -1,0 +1,138 @@
+"""Training batches for the point-proposal model and the density-regression competitors.
+
+* :func:`random_resized_crop` - the section 3.1 augmentation: a random resize (``crop_scale``,
+  P2PNet's 0.7-1.3), a random ``crop_size`` crop, horizontal and vertical flips; points follow.
+* :func:`point_stream` - endless batches ``(images (B, S, S, 3) float32, annotations (B, N, 4))``
+  (annotations as :func:`pointnet_cells.losses.pad_annotations`); batch ``t`` is a pure function of
+  ``(seed, t)``, so a resumed run sees the batches an uninterrupted one would.
+* :func:`validation_crops` - fixed ``crop_size`` crops covering each validation image.
+* :func:`density_targets` - the Table 1 regression targets: Gaussian reference density maps
+  (7 x 7, sigma 6, peak 1 at each cell) of all cells and of each class.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+from common.datasets import SampleList
+from common.labels import gaussian_density
+from common.tiling import crop_origins
+from pointnet_cells.losses import pad_annotations
+
+__all__ = ["as_dataset", "check_annotated", "density_targets", "fixed_crops", "point_stream", "random_resized_crop",
+           "validation_crops"]
+
+
+def check_annotated(samples, what: str = "training", crop_size: int | None = None) -> SampleList:
+    """Samples with annotated cells and class names, big enough for a crop; clear errors otherwise."""
+    samples = samples if isinstance(samples, SampleList) else SampleList(samples)
+    if not len(samples):
+        raise ValueError(f"the {what} split is empty")
+    if not samples[0].class_names:
+        raise ValueError(f"the {what} samples have no class names: the model classifies cells")
+    if not sum(len(s.points) for s in samples):
+        raise ValueError(f"the {what} split has no annotated cells")
+    if crop_size is not None:
+        small = [s.name for s in samples if min(s.image.shape[:2]) < crop_size]
+        if small:
+            raise ValueError(f"{len(small)} {what} image(s) are smaller than the {crop_size} px crop (first: "
+                             f"{small[0]}); lower crop_size")
+    return samples
+
+
+def random_resized_crop(image, points, classes, size: int, rng, scale=(0.7, 1.3), flip: bool = True):
+    """One augmented crop: ``(image (size, size, 3) uint8, points (K, 2), classes (K,))``."""
+    h, w = image.shape[:2]
+    s = float(rng.uniform(*scale))
+    s = max(s, size / min(h, w))          # never smaller than the crop
+    nh, nw = max(size, int(round(h * s))), max(size, int(round(w * s)))
+    img = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR) if (nh, nw) != (h, w) else image
+    pts = np.asarray(points, np.float64) * np.array([nw / w, nh / h])
+    y0 = int(rng.integers(0, nh - size + 1))
+    x0 = int(rng.integers(0, nw - size + 1))
+    img = img[y0:y0 + size, x0:x0 + size]
+    pts = pts - np.array([x0, y0])
+    keep = (pts[:, 0] >= 0) & (pts[:, 0] <= size - 1) & (pts[:, 1] >= 0) & (pts[:, 1] <= size - 1)
+    pts, cls = pts[keep], np.asarray(classes)[keep]   # inside the crop's pixel centres, so flips stay inside
+    if flip and rng.random() < 0.5:
+        img = img[:, ::-1]
+        pts = np.column_stack([size - 1 - pts[:, 0], pts[:, 1]])
+    if flip and rng.random() < 0.5:
+        img = img[::-1]
+        pts = np.column_stack([pts[:, 0], size - 1 - pts[:, 1]])
+    return np.ascontiguousarray(img), pts.reshape(-1, 2), cls
+
+
+def point_stream(samples, config, start_batch: int = 0):
+    """Endless augmented batches ``(x float32 (B, S, S, 3), annotations float32 (B, N, 4))``."""
+    n, bs, size = len(samples), int(config.batch_size), int(config.crop_size)
+    steps = -(-n // bs)
+    t = int(start_batch)
+    while True:
+        epoch, k = divmod(t, steps)
+        order = np.random.default_rng([config.seed, epoch]).permutation(n)
+        idx = order[k * bs:(k + 1) * bs]
+        if len(idx) < bs:   # fill the last batch of an epoch from the start of the order
+            idx = np.concatenate([idx, order[:bs - len(idx)]])
+        rng = np.random.default_rng([config.seed, 1, t])
+        xs, ps, cs = [], [], []
+        for i in idx:
+            s = samples[int(i)]
+            img, p, c = random_resized_crop(s.image, s.points, s.classes, size, rng, config.crop_scale)
+            xs.append(img)
+            ps.append(p)
+            cs.append(c)
+        yield np.stack(xs).astype(np.float32), pad_annotations(ps, cs)
+        t += 1
+
+
+def fixed_crops(samples, size: int) -> list:
+    """``(image, points, classes)`` of the ``size`` crops covering every image (no overlap but at the
+    far edges), with the cells inside each crop."""
+    out = []
+    for s in samples:
+        for y0, x0 in crop_origins(s.image.shape, size):
+            p = np.asarray(s.points, np.float64).reshape(-1, 2) - np.array([x0, y0])
+            keep = (p[:, 0] >= 0) & (p[:, 0] < size) & (p[:, 1] >= 0) & (p[:, 1] < size)
+            out.append((s.image[y0:y0 + size, x0:x0 + size], p[keep], np.asarray(s.classes)[keep]))
+    return out
+
+
+def validation_crops(samples, size: int):
+    """Fixed ``size`` crops covering every image: ``(x float32 (K, S, S, 3), annotations (K, N, 4))``."""
+    crops = fixed_crops(samples, size)
+    return (np.stack([c[0] for c in crops]).astype(np.float32),
+            pad_annotations([c[1] for c in crops], [c[2] for c in crops]))
+
+
+def as_dataset(stream):
+    """The stream as Keras takes it: ``tf.data`` under TensorFlow (free batch and cell counts), the
+    generator itself under other backends."""
+    import keras
+
+    if keras.backend.backend() != "tensorflow":
+        return stream
+    import tensorflow as tf
+
+    sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, None, 4), tf.float32))
+    return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig)
+
+
+def density_targets(points, classes, shape, n_classes: int, size: int = 7, sigma: float = 6.0) -> np.ndarray:
+    """(H, W, 1 + C) float32 reference density maps: all cells, then one map per class (section 3.1:
+    a 7 x 7 Gaussian, sigma 6, scaled to 1 at each cell so the BCE target peaks at the centre;
+    overlaps add, clipped at 1). Unclassified cells (-1) are in the first map only."""
+    h, w = shape[:2]
+    c = size // 2
+    yy, xx = np.mgrid[-c:c + 1, -c:c + 1]
+    peak = float(np.exp(-(xx ** 2 + yy ** 2) / (2.0 * sigma ** 2)).sum())   # 1 / the kernel's centre value
+    out = np.zeros((h, w, 1 + n_classes), np.float32)
+    pts = np.asarray(points, np.float64).reshape(-1, 2)
+    cls = np.asarray(classes, np.int64).reshape(-1)
+    out[..., 0] = gaussian_density(pts, (h, w), size, sigma) * peak
+    for k in range(n_classes):
+        sel = cls == k
+        if sel.any():
+            out[..., 1 + k] = gaussian_density(pts[sel], (h, w), size, sigma) * peak
+    return np.minimum(out, 1.0)

@@ -1,0 +1,266 @@
+"""The point-proposal network of Shui et al. (section 2, Fig. 1) and its P2PNet baseline.
+
+* **Backbone**: VGG16 (``keras.applications.VGG16``, no top; ImageNet weights from a file the user
+  gives, else random initialisation, said so). At ``width < 1`` (the quick preset) a VGG16-shaped
+  network with the same layer names and fewer channels, built here.
+* **Features**: ``pfa=True`` - pyramidal feature aggregation: the last convolution of every VGG16
+  block (strides 1, 2, 4, 8, 16) and the block-5 pooling (stride 32) are each projected by a 1x1
+  convolution and average-pooled to the stride-32 grid, concatenated and fused by a 1x1 convolution;
+  ``pfa=False`` (the baseline) - the block-5 pooling alone, projected the same way.
+* **Anchors**: 5 per 32 x 32 region, the region centre and the centre shifted by (-8,-8), (-8,8),
+  (8,8), (8,-8) (section 3.1); refined point = anchor + offset (eq. 1), the offset being the
+  regression output times ``offset_scale`` (P2PNet: 100).
+* **Heads**: each two residual blocks (3x3 conv-ReLU-3x3 conv + identity, ReLU) then a 1x1
+  convolution: regression (2 per anchor), and ``heads="independent"`` detection (background / cell)
+  plus classification (C), or ``heads="single"`` one (1 + C)-way head (P2PNet).
+
+Output: one tensor (B, M, 2 + K), M = 5 (H/32)(W/32) proposals in row-major region order, five per
+region in the order above; columns x, y (refined, input pixels), then K logits: background, cell,
+class 1..C (independent) or background, class 1..C (single).
+
+Training: the loss (:class:`pointnet_cells.losses.PointLoss`) takes the annotations, matches the
+batch's proposals to them on the host (Hungarian, eq. 2) and scores the matched targets.
+"""
+
+from __future__ import annotations
+
+import keras
+import numpy as np
+from keras import ops
+
+from common.layers import ConstructorConfig
+
+__all__ = ["ANCHOR_OFFSETS", "PointNet", "ProposalPoints", "VGGPreprocess", "anchor_points", "build_point_model",
+           "logit_columns", "proposal_scores"]
+
+# (dx, dy) of the five anchors of a region, in units of ``anchor_shift`` (section 3.1).
+ANCHOR_OFFSETS = ((0, 0), (-1, -1), (-1, 1), (1, 1), (1, -1))
+_VGG_BLOCKS = ((2, 64), (2, 128), (3, 256), (3, 512), (3, 512))
+_CAFFE_MEAN_BGR = (103.939, 116.779, 123.68)
+RANDOM_INIT_INPUT_SCALE = 1.0 / 58.0   # one ImageNet pixel standard deviation (0-255 scale)
+
+
+def anchor_points(height: int, width: int, stride: int = 32, shift: float = 8.0) -> np.ndarray:
+    """The (M, 2) anchor points (x, y) of an image, M = 5 (height/stride)(width/stride); the order of
+    the network's proposals (row-major regions, five anchors per region as ``ANCHOR_OFFSETS``)."""
+    if height % stride or width % stride or height < stride or width < stride:
+        raise ValueError(f"image sides must be positive multiples of {stride}, got {height} x {width}")
+    ys, xs = np.meshgrid(np.arange(height // stride), np.arange(width // stride), indexing="ij")
+    centres = np.stack([xs.ravel(), ys.ravel()], axis=1) * stride + stride / 2.0
+    off = np.asarray(ANCHOR_OFFSETS, dtype=np.float64) * shift
+    return (centres[:, None, :] + off[None, :, :]).reshape(-1, 2)
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class VGGPreprocess(keras.layers.Layer):
+    """RGB 0-255 -> the Caffe input of Keras' ImageNet VGG16 weights (BGR, ImageNet mean subtracted),
+    times ``scale`` (1 for ImageNet weights; a randomly initialised network trains better on inputs
+    of unit scale, ``1 / 58`` = one ImageNet standard deviation, ours).
+    """
+
+    def __init__(self, scale: float = 1.0, **kwargs):
+        super().__init__(**kwargs)
+        self.scale = float(scale)
+
+    def call(self, x):
+        x = ops.cast(x, "float32")
+        bgr = ops.flip(x, axis=-1)
+        return (bgr - ops.convert_to_tensor(np.asarray(_CAFFE_MEAN_BGR, "float32"))) * self.scale
+
+    def get_config(self):
+        return {**super().get_config(), "scale": self.scale}
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class ProposalPoints(keras.layers.Layer):
+    """Regression map (B, h, w, 2A) -> refined proposal points (B, h w A, 2): anchor + offset (eq. 1).
+
+    Args:
+        stride: pixels per feature-map cell (32).
+        shift: the anchors' shift from the region centre (8 px).
+        scale: factor on the regression output (P2PNet: 100).
+    """
+
+    def __init__(self, stride: int = 32, shift: float = 8.0, scale: float = 100.0, **kwargs):
+        super().__init__(**kwargs)
+        self.stride, self.shift, self.scale = int(stride), float(shift), float(scale)
+
+    def call(self, reg):
+        shape = ops.shape(reg)
+        b, h, w = shape[0], shape[1], shape[2]
+        a = len(ANCHOR_OFFSETS)
+        ys = (ops.cast(ops.arange(h), "float32") + 0.5) * self.stride
+        xs = (ops.cast(ops.arange(w), "float32") + 0.5) * self.stride
+        gx = ops.broadcast_to(xs[None, :, None], (h, w, a))
+        gy = ops.broadcast_to(ys[:, None, None], (h, w, a))
+        off = ops.convert_to_tensor(np.asarray(ANCHOR_OFFSETS, "float32") * self.shift)
+        anchors = ops.stack([gx + off[:, 0], gy + off[:, 1]], axis=-1)          # (h, w, A, 2)
+        delta = ops.reshape(reg, (b, h, w, a, 2)) * self.scale
+        return ops.reshape(anchors[None] + delta, (b, -1, 2))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w = input_shape[0], input_shape[1], input_shape[2]
+        m = None if h is None or w is None else h * w * len(ANCHOR_OFFSETS)
+        return (b, m, 2)
+
+    def get_config(self):
+        return {**super().get_config(), "stride": self.stride, "shift": self.shift, "scale": self.scale}
+
+
+def _vgg16(width: float, name: str = "vgg16"):
+    """VGG16's convolutional part as a functional model (Keras' own at width 1)."""
+    if width == 1.0:
+        return keras.applications.VGG16(include_top=False, weights=None, input_shape=(None, None, 3), name=name)
+    L = keras.layers
+    inp = keras.Input((None, None, 3), name="input")
+    x = inp
+    for b, (n, f) in enumerate(_VGG_BLOCKS, start=1):
+        for k in range(1, n + 1):
+            x = L.Conv2D(max(4, int(round(f * width))), 3, padding="same", activation="relu",
+                         name=f"block{b}_conv{k}")(x)
+        x = L.MaxPooling2D(2, strides=2, name=f"block{b}_pool")(x)
+    return keras.Model(inp, x, name=name)
+
+
+def _taps(vgg) -> list:
+    """The last convolution of each block (strides 1-16) and block5_pool (stride 32)."""
+    names = [f"block{b}_conv{n}" for b, (n, _) in enumerate(_VGG_BLOCKS, start=1)] + ["block5_pool"]
+    return [vgg.get_layer(n).output for n in names]
+
+
+_SINGLE_LEVEL = 3   # index in _taps of the baseline's one level: block4_conv3 (stride 8, the level P2PNet's heads read)
+
+
+def _head(x, channels: int, outputs: int, name: str, zero: bool = False):
+    L = keras.layers
+    for k in (1, 2):
+        y = L.Conv2D(channels, 3, padding="same", activation="relu", name=f"{name}_res{k}_conv1")(x)
+        y = L.Conv2D(channels, 3, padding="same", name=f"{name}_res{k}_conv2")(y)
+        x = L.ReLU(name=f"{name}_res{k}_relu")(L.Add(name=f"{name}_res{k}_add")([x, y]))
+    init = "zeros" if zero else "glorot_uniform"
+    return L.Conv2D(outputs, 1, kernel_initializer=init, name=f"{name}_out")(x)
+
+
+def logit_columns(heads: str, n_classes: int) -> dict:
+    """Where the logits of each head sit in the output's last axis (after x, y)."""
+    if heads == "independent":
+        return {"det": slice(2, 4), "cls": slice(4, 4 + n_classes)}
+    return {"all": slice(2, 3 + n_classes)}
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class PointNet(ConstructorConfig, keras.Model):
+    """Point proposals with regression, detection and classification heads (see the module docstring).
+
+    Args:
+        n_classes: cell classes C.
+        width: VGG16 channel factor (1.0: ``keras.applications.VGG16``).
+        head_channels: channels of the aggregated features and of every head block.
+        pfa: pyramidal feature aggregation (False: block-5 features only, P2PNet-like).
+        heads: ``"independent"`` (detection + classification) or ``"single"`` (P2PNet's 1 + C-way).
+        anchor_shift: the anchors' shift from the region centre (8 px).
+        offset_scale: factor on the regression output (100).
+        input_scale: factor on the Caffe-preprocessed input (1 for ImageNet weights, see :class:`VGGPreprocess`).
+    """
+
+    stride = 32
+
+    def __init__(self, n_classes: int = 4, width: float = 1.0, head_channels: int = 256, pfa: bool = True,
+                 heads: str = "independent", anchor_shift: float = 8.0, offset_scale: float = 100.0,
+                 input_scale: float = 1.0, **kwargs):
+        n_classes, head_channels = int(n_classes), int(head_channels)
+        if n_classes < 1 or head_channels < 1:
+            raise ValueError(f"n_classes and head_channels must be >= 1, got {n_classes}, {head_channels}")
+        if heads not in ("independent", "single"):
+            raise ValueError(f"heads must be 'independent' or 'single', got {heads!r}")
+        if not 0 < float(width) <= 2:
+            raise ValueError(f"width must be in (0, 2], got {width}")
+        L = keras.layers
+        vgg = _vgg16(float(width))
+        taps = _taps(vgg)
+        features = keras.Model(vgg.input, taps if pfa else [taps[_SINGLE_LEVEL]], name="backbone")
+        image = keras.Input((None, None, 3), name="image")
+        levels = features(VGGPreprocess(input_scale, name="preprocess")(image))
+        levels = levels if isinstance(levels, (list, tuple)) else [levels]
+        strides = (1, 2, 4, 8, 16, 32) if pfa else ((1, 2, 4, 8, 16, 32)[_SINGLE_LEVEL],)
+        reduce = max(4, head_channels // 8)
+        parts = []
+        for s, f in zip(strides, levels):
+            if s < 32:   # each 32 x 32 region's patch of this level -> one vector, position kept (ours)
+                f = L.Conv2D(reduce, 1, activation="relu", name=f"pfa_reduce_s{s}")(f)
+                f = L.Conv2D(head_channels, 32 // s, strides=32 // s, activation="relu", name=f"pfa_patch_s{s}")(f)
+            else:
+                f = L.Conv2D(head_channels, 1, activation="relu", name=f"pfa_proj_s{s}")(f)
+            parts.append(f)
+        x = L.Concatenate(name="pfa_concat")(parts) if len(parts) > 1 else parts[0]
+        x = L.Conv2D(head_channels, 1, activation="relu", name="pfa_fuse")(x)
+        a = len(ANCHOR_OFFSETS)
+        reg = _head(x, head_channels, 2 * a, "reg", zero=True)   # proposals start at the anchors (ours)
+        points = ProposalPoints(self.stride, anchor_shift, offset_scale, name="points")(reg)
+        if heads == "independent":
+            det = L.Reshape((-1, 2), name="det_logits")(_head(x, head_channels, 2 * a, "det"))
+            cls = L.Reshape((-1, n_classes), name="cls_logits")(_head(x, head_channels, n_classes * a, "cls"))
+            logits = [det, cls]
+        else:
+            logits = [L.Reshape((-1, 1 + n_classes), name="logits")(_head(x, head_channels, (1 + n_classes) * a,
+                                                                           "cls"))]
+        out = L.Concatenate(axis=-1, name="proposals", dtype="float32")([points, *logits])
+        super().__init__(inputs=image, outputs=out, **kwargs)
+        self.n_classes, self.width, self.head_channels, self.pfa = n_classes, float(width), head_channels, bool(pfa)
+        self.heads, self.anchor_shift, self.offset_scale = heads, float(anchor_shift), float(offset_scale)
+        self.input_scale = float(input_scale)
+
+    CONFIG = {"n_classes": "n_classes", "width": "width", "head_channels": "head_channels", "pfa": "pfa",
+              "heads": "heads", "anchor_shift": "anchor_shift", "offset_scale": "offset_scale",
+              "input_scale": "input_scale"}
+
+    @property
+    def backbone(self) -> keras.Model:
+        return self.get_layer("backbone")
+
+
+def proposal_scores(raw: np.ndarray, heads: str, n_classes: int):
+    """Raw proposals (..., M, 2 + K) -> ``(points (..., M, 2), p_obj (..., M), p_cls (..., M, C))``
+    (softmax probabilities; for the single head p_obj = 1 - p_background and p_cls the class
+    probabilities renormalised over the C classes)."""
+    raw = np.asarray(raw, dtype=np.float64)
+    cols = logit_columns(heads, n_classes)
+
+    def softmax(z):
+        z = z - z.max(axis=-1, keepdims=True)
+        e = np.exp(z)
+        return e / e.sum(axis=-1, keepdims=True)
+
+    if heads == "independent":
+        p_obj = softmax(raw[..., cols["det"]])[..., 1]
+        p_cls = softmax(raw[..., cols["cls"]])
+    else:
+        p = softmax(raw[..., cols["all"]])
+        p_obj = 1.0 - p[..., 0]
+        p_cls = p[..., 1:] / np.maximum(p[..., 1:].sum(axis=-1, keepdims=True), 1e-12)
+    return raw[..., :2], p_obj, p_cls
+
+
+def build_point_model(config, n_classes: int, verbose: bool = True) -> PointNet:
+    """The row's :class:`PointNet`; ImageNet VGG16 weights from ``config.vgg_weights`` when given
+    (Keras' ``vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5``), else random init with a notice."""
+    import os
+    import sys
+
+    model = PointNet(n_classes, width=config.width, head_channels=config.head_channels, pfa=config.pfa,
+                     heads=config.heads, anchor_shift=config.anchor_shift, offset_scale=config.offset_scale,
+                     input_scale=1.0 if config.vgg_weights else RANDOM_INIT_INPUT_SCALE, name="pointnet")
+    if config.vgg_weights:
+        if config.width != 1.0:
+            raise ValueError(f"ImageNet VGG16 weights fit width 1.0 only, got width {config.width}")
+        if not os.path.isfile(config.vgg_weights):
+            raise FileNotFoundError(f"no VGG16 weights file at {config.vgg_weights}")
+        vgg = model.backbone
+        try:
+            vgg.load_weights(config.vgg_weights, skip_mismatch=False)
+        except Exception as exc:  # noqa: BLE001 - any reader error: say what the file should be
+            raise ValueError(f"{config.vgg_weights}: not Keras' VGG16 no-top weights ({exc})") from exc
+    elif verbose:
+        print("pointnet_cells: VGG16 starts from random weights (no vgg_weights file given; the paper uses "
+              "ImageNet weights)", file=sys.stderr)
+    return model

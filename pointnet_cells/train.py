@@ -1,0 +1,93 @@
+"""Training the point-proposal model (Tables 1-2) and the density-regression competitors (Table 1)."""
+
+from __future__ import annotations
+
+import keras
+
+from common.training import RunDir, fit, open_run, set_seed
+from pointnet_cells.config import PointNetConfig
+from pointnet_cells.data import as_dataset, check_annotated, point_stream, validation_crops
+from pointnet_cells.losses import PointLoss
+from pointnet_cells.model import build_point_model
+
+__all__ = ["optimizer", "point_loss", "train", "train_point_model"]
+
+
+def _check_config(config) -> PointNetConfig:
+    if not isinstance(config, PointNetConfig):
+        raise ValueError(f"config must be a PointNetConfig, got {type(config).__name__}")
+    return config
+
+
+def optimizer(learning_rate: float, weight_decay: float) -> keras.optimizers.Optimizer:
+    """AdamW (section 3.1) with its decoupled weight decay and a constant rate (P2PNet's code never
+    passed its weight decay to the optimiser; here it is the optimiser's own ``weight_decay``)."""
+    return keras.optimizers.AdamW(learning_rate=learning_rate, weight_decay=weight_decay)
+
+
+def point_loss(config: PointNetConfig, n_classes: int) -> PointLoss:
+    return PointLoss(n_classes, heads=config.heads, cls_loss=config.cls_loss, alpha=config.alpha,
+                     beta=config.beta, gamma=config.gamma,
+                     q=config.q, lam=config.lam, cls_reduction=config.cls_reduction)
+
+
+def train_point_model(config: PointNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains the row's :class:`pointnet_cells.model.PointNet` on random resized crops.
+
+    Each step matches the proposals to the cells on the host (eq. 2) and minimises eq. 7 with AdamW;
+    the weights of the lowest validation loss (on fixed crops of the
+    validation images) are kept. Writes the shared run folder.
+
+    Returns:
+        ``(model, history)``.
+    """
+    config = _check_config(config)
+    if config.model != "point":
+        raise ValueError(f"train_point_model trains the point model, not {config.model!r}")
+    train = check_annotated(train, "training", config.crop_size)
+    val = check_annotated(val, "validation", config.crop_size)
+    run = open_run(run_dir, config, resume, data=(train, val))
+    set_seed(config.seed)
+    n = len(train[0].class_names)
+    model = build_point_model(config, n, verbose=verbose not in (0, "0"))
+    # the loss matches on the host (tf.numpy_function), which XLA cannot compile
+    steps = -(-len(train) // config.batch_size)
+    model.compile(optimizer=optimizer(config.learning_rate, config.weight_decay), loss=point_loss(config, n),
+                  jit_compile=False)
+    xv, yv = validation_crops(val, config.crop_size)
+
+    def stream(skip_batches):
+        return as_dataset(point_stream(train, config, start_batch=skip_batches))
+
+    model, history = fit(model, stream, (xv, yv), run, epochs=config.epochs, patience=config.patience,
+                         steps_per_epoch=steps, resume=resume, verbose=verbose,
+                         dead_output_epochs=config.dead_output_epochs)
+    run.save_model(model)
+    return model, history
+
+
+def train(config: PointNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
+    """Trains the row (``config.model``) in ``run_dir`` and calibrates its detection threshold on ``val``
+    (``postprocess.json``, ``sweep.csv``).
+
+    Returns:
+        The run's predictor (:mod:`pointnet_cells.evaluate`).
+    """
+    from pointnet_cells.evaluate import calibrate_predictor, predictor_for
+
+    config = _check_config(config)
+    train, val = check_annotated(train, "training"), check_annotated(val, "validation")
+    if tuple(val[0].class_names) != tuple(train[0].class_names):
+        raise ValueError(f"training classes {list(train[0].class_names)} differ from validation classes "
+                         f"{list(val[0].class_names)}")
+    if config.model == "point":
+        model, _ = train_point_model(config, train, val, run_dir, resume=resume, verbose=verbose)
+    else:
+        from pointnet_cells.density import train_density_model
+
+        model, _ = train_density_model(config, train, val, run_dir, resume=resume, verbose=verbose)
+    pred = predictor_for(model, config, train[0].class_names, str(run_dir))
+    method, params, sweep, source = calibrate_predictor(pred, val)
+    RunDir(run_dir).write_postprocess(method, {method: params}, sweep, source=source)
+    pred.postprocess = RunDir(run_dir).postprocess()
+    return pred
