@@ -116,7 +116,7 @@ def as_dataset(stream):
     import tensorflow as tf
 
     sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, None, 4), tf.float32))
-    return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig)
+    return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig).prefetch(2)
 
 
 def density_targets(points, classes, shape, n_classes: int, size: int = 7, sigma: float = 6.0) -> np.ndarray:

@@ -297,7 +297,7 @@ def train_density_model(config, train, val, run_dir, resume: bool = True, verbos
         import tensorflow as tf
 
         sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, None, None, 1 + n), tf.float32))
-        return tf.data.Dataset.from_generator(lambda: gen, output_signature=sig)
+        return tf.data.Dataset.from_generator(lambda: gen, output_signature=sig).prefetch(2)
 
     model, history = fit(model, stream, (xv, yv), run, epochs=config.density_epochs, patience=config.patience,
                          steps_per_epoch=steps, resume=resume, verbose=verbose,

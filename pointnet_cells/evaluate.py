@@ -122,6 +122,7 @@ def load(run):
     """The predictor of a ``pointnet_cells`` run folder (or a ``.keras`` file inside one)."""
     import pointnet_cells.density  # noqa: F401  (registers the density models)
     import pointnet_cells.losses  # noqa: F401
+    import pointnet_cells.model  # noqa: F401
     from common.training import RunDir
     from pointnet_cells.config import PointNetConfig
 

@@ -3,13 +3,20 @@
 * **Backbone**: VGG16 (``keras.applications.VGG16``, no top; ImageNet weights from a file the user
   gives, else random initialisation, said so). At ``width < 1`` (the quick preset) a VGG16-shaped
   network with the same layer names and fewer channels, built here.
-* **Features**: ``pfa=True`` - pyramidal feature aggregation: the last convolution of every VGG16
-  block (strides 1, 2, 4, 8, 16) and the block-5 pooling (stride 32) are each projected by a 1x1
-  convolution and average-pooled to the stride-32 grid, concatenated and fused by a 1x1 convolution;
-  ``pfa=False`` (the baseline) - the block-5 pooling alone, projected the same way.
+* **Features** (the paper says only that the features of every level are "aggregated with a unified
+  shape"; the layout is ours): ``pfa=True`` - pyramidal feature aggregation: the last convolution of
+  every VGG16 block (strides 1, 2, 4, 8, 16) is reduced by a 1x1 convolution and brought to the
+  stride-32 grid by a convolution whose kernel and stride are the 32 x 32 region (so the position
+  of a detail inside its region is kept, which pooling would lose), the block-5 pooling (stride 32)
+  by a 1x1 convolution; the six are concatenated and fused by a 1x1 convolution. ``pfa=False`` (the
+  baseline) - one level, ``block4_conv3`` at stride 8 (the resolution P2PNet's heads read), brought
+  to the grid the same way. Measured on the synthetic quick run, average pooling instead of the
+  region convolution gave detection F1 0.43 against 0.78 (30 epochs each, eq. 6 summed).
 * **Anchors**: 5 per 32 x 32 region, the region centre and the centre shifted by (-8,-8), (-8,8),
   (8,8), (8,-8) (section 3.1); refined point = anchor + offset (eq. 1), the offset being the
-  regression output times ``offset_scale`` (P2PNet: 100).
+  regression output times ``offset_scale`` (P2PNet: 100). The regression output convolution starts
+  at zero, so the proposals start on the anchors (ours; with random weights times 100 they start
+  tens of pixels away and the first epochs are spent pulling them back).
 * **Heads**: each two residual blocks (3x3 conv-ReLU-3x3 conv + identity, ReLU) then a 1x1
   convolution: regression (2 per anchor), and ``heads="independent"`` detection (background / cell)
   plus classification (C), or ``heads="single"`` one (1 + C)-way head (P2PNet).

@@ -15,6 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
     ("bench_mapde.py", ("network (tiled)", "post: Proposed (deconv)", "total")),
     ("bench_sdrdin.py", ("S-DRDIN", "DRDIN pair (detection + classification)", "images/s", "MP/s")),
     ("bench_yolo.py", ("scratch (all modules)", "transfer stage 3 (darknet frozen)", "images/s", "NMS")),
+    ("bench_pointnet.py", ("ours (Baseline+PFA+IC)", "UNet density", "512 px tiles", "density / ours")),
 ])
 def test_benchmark_quick(tmp_path, script, expected):
     out = tmp_path / "bench"

@@ -42,15 +42,22 @@ def test_q_sweep_trains_once_per_q(splits, tmp_path):
         q_sweep(config=tiny(), out=tmp_path, splits=splits, q_values=(0.0,))
 
 
-def test_main_writes_the_tables(splits, tmp_path):
-    res = main(config=tiny(), out=tmp_path, splits=splits, verbose=0, rows=["Baseline+PFA+IC", "FCRN-A"])
-    assert set(res) == {"table1", "table2"}
+def test_main_writes_the_tables_and_the_notebook_replots_them(splits, tmp_path, notebook):
+    res = main(config=tiny(), out=tmp_path, splits=splits, verbose=0, rows=["Baseline+PFA+IC", "FCRN-A"],
+               q_values=(0.4,))
+    assert set(res) == {"table1", "table2", "q_sweep"}
     assert list(res["table1"].index) == ["FCRN-A", "ours"]
     for f in ("table1.md", "table1.csv", "table2.md", "table2.csv", "command.txt"):
         assert (tmp_path / "pointnet_cells" / f).exists()
     assert "Cls F1 (ours)" in pd.read_csv(tmp_path / "pointnet_cells" / "table2.csv").columns
     with pytest.raises(ValueError, match="unknown row"):
         main(config=tiny(), out=tmp_path, splits=splits, rows=["YOLO"])
+    scope = notebook("pointnet_cells_figures.ipynb", "POINTNET_RESULTS", tmp_path / "pointnet_cells")
+    assert set(scope["runs"]) == {"Baseline+PFA+IC", "FCRN-A"}
+    for f in ("table1.png", "table2.png", "table1_time.png", "fig2_cells_by_class.png", "fig3_q_sweep.png"):
+        assert (tmp_path / "pointnet_cells" / "figures" / f).exists()
+    with pytest.raises(FileNotFoundError, match="reproduce"):
+        notebook("pointnet_cells_figures.ipynb", "POINTNET_RESULTS", tmp_path, first_cell_only=True)
 
 
 def test_synthetic_splits_are_pdl1():
