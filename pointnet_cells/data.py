@@ -21,6 +21,7 @@ from common.tiling import crop_origins
 from pointnet_cells.losses import pad_annotations
 
 __all__ = ["as_dataset", "check_annotated", "density_targets", "fixed_crops", "point_stream", "random_resized_crop",
+           "rescaled",
            "validation_crops"]
 
 
@@ -67,6 +68,7 @@ def random_resized_crop(image, points, classes, size: int, rng, scale=(0.7, 1.3)
 def point_stream(samples, config, start_batch: int = 0):
     """Endless augmented batches ``(x float32 (B, S, S, 3), annotations float32 (B, N, 4))``."""
     n, bs, size = len(samples), int(config.batch_size), int(config.crop_size)
+    scale = tuple(float(f) * config.image_scale for f in config.crop_scale)
     steps = -(-n // bs)
     t = int(start_batch)
     while True:
@@ -79,7 +81,7 @@ def point_stream(samples, config, start_batch: int = 0):
         xs, ps, cs = [], [], []
         for i in idx:
             s = samples[int(i)]
-            img, p, c = random_resized_crop(s.image, s.points, s.classes, size, rng, config.crop_scale)
+            img, p, c = random_resized_crop(s.image, s.points, s.classes, size, rng, scale)
             xs.append(img)
             ps.append(p)
             cs.append(c)
@@ -87,21 +89,32 @@ def point_stream(samples, config, start_batch: int = 0):
         t += 1
 
 
-def fixed_crops(samples, size: int) -> list:
-    """``(image, points, classes)`` of the ``size`` crops covering every image (no overlap but at the
-    far edges), with the cells inside each crop."""
+def rescaled(image, points, factor: float):
+    """``(image, points)`` resized by ``factor`` (unchanged at 1)."""
+    if factor == 1:
+        return image, np.asarray(points, np.float64).reshape(-1, 2)
+    h, w = image.shape[:2]
+    nh, nw = max(1, int(round(h * factor))), max(1, int(round(w * factor)))
+    img = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR)
+    return img, np.asarray(points, np.float64).reshape(-1, 2) * np.array([nw / w, nh / h])
+
+
+def fixed_crops(samples, size: int, image_scale: float = 1.0) -> list:
+    """``(image, points, classes)`` of the ``size`` crops covering every image (resized by
+    ``image_scale``; no overlap but at the far edges), with the cells inside each crop."""
     out = []
     for s in samples:
-        for y0, x0 in crop_origins(s.image.shape, size):
-            p = np.asarray(s.points, np.float64).reshape(-1, 2) - np.array([x0, y0])
+        image, points = rescaled(s.image, s.points, image_scale)
+        for y0, x0 in crop_origins(image.shape, size):
+            p = points - np.array([x0, y0])
             keep = (p[:, 0] >= 0) & (p[:, 0] < size) & (p[:, 1] >= 0) & (p[:, 1] < size)
-            out.append((s.image[y0:y0 + size, x0:x0 + size], p[keep], np.asarray(s.classes)[keep]))
+            out.append((image[y0:y0 + size, x0:x0 + size], p[keep], np.asarray(s.classes)[keep]))
     return out
 
 
-def validation_crops(samples, size: int):
+def validation_crops(samples, size: int, image_scale: float = 1.0):
     """Fixed ``size`` crops covering every image: ``(x float32 (K, S, S, 3), annotations (K, N, 4))``."""
-    crops = fixed_crops(samples, size)
+    crops = fixed_crops(samples, size, image_scale)
     return (np.stack([c[0] for c in crops]).astype(np.float32),
             pad_annotations([c[1] for c in crops], [c[2] for c in crops]))
 

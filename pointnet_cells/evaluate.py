@@ -2,7 +2,8 @@
 
 * Point model: proposals whose p_obj exceeds the threshold tuned on the validation split become
   cells with the argmax class (section 2; P2PNet keeps p > 0.5, the tuned threshold is ours and
-  ``threshold=0.5`` gives P2PNet's rule). Images are padded to a multiple of 32 and, when larger
+  ``threshold=0.5`` gives P2PNet's rule). The image is first resized by ``config.image_scale`` and
+  the points mapped back. Images are padded to a multiple of 32 and, when larger
   than ``config.tile_size``, cut into tiles that keep 64 px of context; each cell belongs to the tile
   whose core holds it.
 * Density models: local maxima of the all-cells map (threshold and distance tuned on validation),
@@ -74,16 +75,23 @@ class PointPredictor(Predictor):
     def predict(self, image, method=None, progress: bool = False, threshold: float | None = None) -> Detections:
         """Cells of one RGB uint8 image of any size, with the run's tuned threshold unless given."""
         from common.tiling import tiled_points
+        from pointnet_cells.data import rescaled
 
         image = _checks.as_rgb_image(image, "image")
         if threshold is None:
             threshold = self.tuned("proposals")[1]["threshold"]
+        factor = float(getattr(self.config, "image_scale", 1.0))
+        original = image.shape[:2]
+        image, _ = rescaled(image, np.zeros((0, 2)), factor)
         if max(image.shape[:2]) <= self.tile_size:
             pts, score, prob = self._cells(image, threshold)
         else:
             pts, score, prob = tiled_points(image, lambda t: self._cells(t, threshold), self.tile_size,
                                             self.context, progress=progress)
         prob = np.asarray(prob).reshape(len(pts), -1)
+        if factor != 1:   # back to the caller's pixels (x, y scaled by the resize of each side)
+            pts = np.asarray(pts, np.float64) * np.array([original[1] / image.shape[1], original[0] / image.shape[0]])
+            pts = np.minimum(pts, np.array([original[1] - 1e-6, original[0] - 1e-6]))
         cls = prob.argmax(axis=1) if len(pts) else np.zeros(0, np.int64)
         return Detections(pts, cls, score, class_probabilities=prob, class_names=self.class_names)
 

@@ -47,7 +47,7 @@ def match_image(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.05
     if n > m:
         raise ValueError(f"an image has {n} annotated cells but the network makes only {m} proposals "
                          f"(5 per 32 x 32 region); the paper needs at least as many proposals as cells: "
-                         "use larger crops/images or a denser anchor layout")
+                         "use larger crops or enlarge the images (image_scale=2 turns 20x into the paper's 40x)")
     rows, cols = linear_sum_assignment(matching_cost(points, p_obj, p_cls, gt_points, gt_classes, alpha))
     delta = np.empty(n, np.int64)
     delta[cols] = rows

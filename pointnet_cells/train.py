@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import keras
+import numpy as np
 
 from common.training import RunDir, fit, open_run, set_seed
 from pointnet_cells.config import PointNetConfig
@@ -44,8 +45,9 @@ def train_point_model(config: PointNetConfig, train, val, run_dir, resume: bool 
     config = _check_config(config)
     if config.model != "point":
         raise ValueError(f"train_point_model trains the point model, not {config.model!r}")
-    train = check_annotated(train, "training", config.crop_size)
-    val = check_annotated(val, "validation", config.crop_size)
+    need = int(np.ceil(config.crop_size / config.image_scale))
+    train = check_annotated(train, "training", need)
+    val = check_annotated(val, "validation", need)
     run = open_run(run_dir, config, resume, data=(train, val))
     set_seed(config.seed)
     n = len(train[0].class_names)
@@ -54,7 +56,7 @@ def train_point_model(config: PointNetConfig, train, val, run_dir, resume: bool 
     steps = -(-len(train) // config.batch_size)
     model.compile(optimizer=optimizer(config.learning_rate, config.weight_decay), loss=point_loss(config, n),
                   jit_compile=False)
-    xv, yv = validation_crops(val, config.crop_size)
+    xv, yv = validation_crops(val, config.crop_size, config.image_scale)
 
     def stream(skip_batches):
         return as_dataset(point_stream(train, config, start_batch=skip_batches))

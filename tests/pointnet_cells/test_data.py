@@ -67,3 +67,9 @@ def test_unusable_splits_are_refused():
     one = SampleList([Sample(img, np.array([[5.0, 5.0]]), np.array([0]), ("x",), name="a")])
     with pytest.raises(ValueError, match="smaller than the 128 px crop"):
         check_annotated(one, crop_size=128)
+
+
+def test_validation_crops_at_an_image_scale(splits):
+    _, va, _ = splits
+    x, y = validation_crops(va, 64, image_scale=2.0)
+    assert x.shape == (8, 64, 64, 3) and int(y[..., 3].sum()) == sum(len(s.points) for s in va)

@@ -57,3 +57,17 @@ def test_large_images_are_tiled(predictor):
     assert len(det) > 0 and np.all(det.points[:, 0] < 260) and np.all(det.points[:, 1] < 300)
     with pytest.raises(ValueError, match="RGB"):
         predictor.predict(np.zeros((64, 64), np.uint8))
+
+
+def test_image_scale_enlarges_before_the_network_and_maps_points_back():
+    cfg = tiny("ours", image_scale=2.0)
+    model = build_point_model(cfg, 4, verbose=False)
+    pp = {"method": "proposals", "params": {"proposals": {"threshold": 0.0}}}
+    pred = PointPredictor(model, cfg, pp, class_names=("w", "x", "y", "z"))
+    img = np.random.default_rng(2).integers(0, 255, (48, 64, 3), np.uint8)
+    det = pred.predict(img)
+    # a 96 x 128 input: 3 x 4 regions of 5 proposals, some of which may fall outside
+    assert 0 < len(det) <= 60 and np.all(det.points[:, 0] < 64) and np.all(det.points[:, 1] < 48)
+    same = PointPredictor(model, tiny("ours"), pp, class_names=("w", "x", "y", "z"))
+    np.testing.assert_allclose(np.sort(det.points[:, 0]),
+                               np.sort(same.predict(np.repeat(np.repeat(img, 2, 0), 2, 1)).points[:, 0] / 2), atol=2)
