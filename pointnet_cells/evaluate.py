@@ -88,7 +88,7 @@ class PointPredictor(Predictor):
         else:
             pts, score, prob = tiled_points(image, lambda t: self._cells(t, threshold), self.tile_size,
                                             self.context, progress=progress)
-        prob = np.asarray(prob).reshape(len(pts), -1)
+        prob = np.asarray(prob, np.float64).reshape(len(pts), self.model.n_classes)
         if factor != 1:   # back to the caller's pixels (x, y scaled by the resize of each side)
             pts = np.asarray(pts, np.float64) * np.array([original[1] / image.shape[1], original[0] / image.shape[0]])
             pts = np.minimum(pts, np.array([original[1] - 1e-6, original[0] - 1e-6]))

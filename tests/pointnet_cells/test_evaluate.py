@@ -71,3 +71,10 @@ def test_image_scale_enlarges_before_the_network_and_maps_points_back():
     same = PointPredictor(model, tiny("ours"), pp, class_names=("w", "x", "y", "z"))
     np.testing.assert_allclose(np.sort(det.points[:, 0]),
                                np.sort(same.predict(np.repeat(np.repeat(img, 2, 0), 2, 1)).points[:, 0] / 2), atol=2)
+
+
+def test_no_cells_in_a_tiled_image_is_an_empty_detection(predictor):
+    img = np.random.default_rng(3).integers(0, 255, (300, 260, 3), np.uint8)
+    det = predictor.predict(img, threshold=1.0)   # nothing passes
+    assert len(det) == 0 and det.class_probabilities.shape == (0, 4) and det.classes.shape == (0,)
+    assert len(predictor.predict(img[:64, :64], threshold=1.0)) == 0
