@@ -34,24 +34,24 @@ def test_tables_share_runs_and_carry_the_papers_columns(splits, tmp_path):
         table2(rows=("UNet",), **kw)
 
 
-def test_q_sweep_trains_once_per_q(splits, tmp_path):
-    df = q_sweep(config=tiny(), out=tmp_path, splits=splits, verbose=0, q_values=(0.4, 0.9))
-    assert list(df.index) == [0.4, 0.9] and df.loc[0.4, "Cls F1 (paper)"] == pytest.approx(0.6909)
-    assert np.isnan(df.loc[0.9, "Cls F1 (paper)"]) and (tmp_path / "models" / "pfa_ic_gce_q0.9").is_dir()
-    with pytest.raises(ValueError, match=r"\(0, 1\]"):
-        q_sweep(config=tiny(), out=tmp_path, splits=splits, q_values=(0.0,))
-
-
 def test_main_writes_the_tables_and_the_notebook_replots_them(splits, tmp_path, notebook):
     res = main(config=tiny(), out=tmp_path, splits=splits, verbose=0, rows=["Baseline+PFA+IC", "FCRN-A"],
-               q_values=(0.4,))
+               q_values=(0.4, 0.9))
     assert set(res) == {"table1", "table2", "q_sweep"}
+    q = res["q_sweep"]   # Fig. 3: one run per q; q = 0.4 is ours, trained once for all three tables
+    assert list(q.index) == [0.4, 0.9] and q.loc[0.4, "Cls F1 (paper)"] == pytest.approx(0.6909)
+    assert np.isnan(q.loc[0.9, "Cls F1 (paper)"]) and q.loc[0.4, "Cls F1 (ours)"] == res["table2"].loc[
+        "Baseline+PFA+IC", "Cls F1 (ours)"]
+    runs = sorted(p.name for p in (tmp_path / "pointnet_cells" / "models").iterdir())
+    assert runs == ["fcrn_a", "pfa_ic_gce_q0.4", "pfa_ic_gce_q0.9"]
     assert list(res["table1"].index) == ["FCRN-A", "ours"]
     for f in ("table1.md", "table1.csv", "table2.md", "table2.csv", "command.txt"):
         assert (tmp_path / "pointnet_cells" / f).exists()
     assert "Cls F1 (ours)" in pd.read_csv(tmp_path / "pointnet_cells" / "table2.csv").columns
     with pytest.raises(ValueError, match="unknown row"):
         main(config=tiny(), out=tmp_path, splits=splits, rows=["YOLO"])
+    with pytest.raises(ValueError, match=r"\(0, 1\]"):
+        q_sweep(config=tiny(), out=tmp_path, splits=splits, q_values=(0.0,))
     scope = notebook("pointnet_cells_figures.ipynb", "POINTNET_RESULTS", tmp_path / "pointnet_cells")
     assert set(scope["runs"]) == {"Baseline+PFA+IC", "FCRN-A"}
     for f in ("table1.png", "table2.png", "table1_time.png", "fig2_cells_by_class.png", "fig3_q_sweep.png"):
