@@ -35,7 +35,7 @@ from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_x
 from common.labels import encode_classes
 
 __all__ = ["SPLITS", "Sample", "SampleList", "check_min_size", "class_counts", "default_data_root", "load",
-           "load_splits", "parse_synthetic", "seeded_split"]
+           "load_split", "load_splits", "parse_synthetic", "seeded_split"]
 
 SPLITS = ("train", "val", "test", "trainval", "all")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -232,15 +232,21 @@ def load_splits(name, seed: int = 0, data_root=None, synthetic_sizes: dict | Non
         data_root: root of the shared data.
         synthetic_sizes: ``{split: (n_images, size)}`` for synthetic data (a paper's sizes).
     """
+    return tuple(load_split(name, s, seed, data_root, synthetic_sizes) for s in ("train", "val", "test"))
+
+
+def load_split(name, split: str, seed: int = 0, data_root=None, synthetic_sizes: dict | None = None):
+    """One split of a dataset name or folder, synthetic data at ``synthetic_sizes[split]`` (see
+    :func:`load_splits`)."""
     name = os.fspath(name)
     if not name:
         raise ValueError("data must be a dataset name or folder, got ''")
     if name == "synthetic" or name.startswith("synthetic:"):
         sizes = synthetic_sizes or {"train": (24, 256), "val": (8, 256), "test": (8, 256)}
-        return tuple(load(name, split=s, n_images=sizes[s][0], size=sizes[s][1], seed=seed)
-                     for s in ("train", "val", "test"))
-    opts = {"seed": seed} if os.path.isdir(name) else {}
-    return tuple(load(name, split=s, data_root=data_root, **opts) for s in ("train", "val", "test"))
+        if split not in sizes:
+            raise ValueError(f"split must be one of {list(sizes)}, got {split!r}")
+        return load(name, split=split, n_images=sizes[split][0], size=sizes[split][1], seed=seed)
+    return load(name, split=split, data_root=data_root, **({"seed": seed} if os.path.isdir(name) else {}))
 
 
 def _load_synthetic(kind, split, n_images=None, size=256, seed=0, faint_factor=None, boxes=None):

@@ -107,7 +107,9 @@ class PaperCLI:
         """The rows ``reproduce`` runs without ``--rows``: all, or the paper's ``QUICK_ROWS`` with ``--quick``
         when its reproduce module names some."""
         if quick:
-            rows = getattr(__import__(f"{self.name}.reproduce", fromlist=["QUICK_ROWS"]), "QUICK_ROWS", None)
+            import importlib
+
+            rows = getattr(importlib.import_module(f"{self.name}.reproduce"), "QUICK_ROWS", None)
             if rows:
                 return list(rows)
         return list(self.rows)

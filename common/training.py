@@ -551,6 +551,29 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
     return model, run.history()
 
 
+def batch_schedule(n: int, batch_size: int, seed: int, start_batch: int = 0, fill: bool = False):
+    """The batches of a resumable NumPy training stream: endless ``(t, indices, rng)``.
+
+    Every epoch visits the ``n`` samples once in a fresh order (``default_rng([seed, epoch])``);
+    batch ``t`` takes its slice of that order and gets its own augmentation generator
+    ``default_rng([seed, 1, t])``, so batch ``t`` is a pure function of ``(seed, t)`` and a stream
+    started at ``start_batch`` (a resumed run) sees the batches an uninterrupted one would. With
+    ``fill``, an epoch's last, short batch is completed from the start of that epoch's order.
+    """
+    if n < 1 or batch_size < 1:
+        raise ValueError(f"a training stream needs samples and a batch size >= 1, got {n} and {batch_size}")
+    steps = -(-n // batch_size)
+    t = int(start_batch)
+    while True:
+        epoch, k = divmod(t, steps)
+        order = np.random.default_rng([seed, epoch]).permutation(n)
+        idx = order[k * batch_size:(k + 1) * batch_size]
+        if fill and len(idx) < batch_size:
+            idx = np.concatenate([idx, order[:batch_size - len(idx)]])
+        yield t, idx, np.random.default_rng([seed, 1, t])
+        t += 1
+
+
 def fit_arrays(model: keras.Model, train_arrays, val_arrays, run, *, batch_size: int, seed: int,
                val_batch_size: int = 256, **kwargs):
     """:func:`fit` on in-memory ``(x, y)`` arrays (e.g. patches drawn once).

@@ -15,7 +15,7 @@ import time
 
 import pandas as pd
 
-from common.datasets import load
+from common.datasets import load_split as _load_split
 from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.reporting import paper_vs_ours, write_table
@@ -40,13 +40,7 @@ def data_name(data: str) -> str:
 
 def load_split(data: str = "synthetic", split: str = "test", seed: int = 0, data_root=None):
     """One split (``train``, ``val`` or ``test``); synthetic splits have the sizes of ``SYNTHETIC_SPLITS``."""
-    name = data_name(data)
-    if name.startswith("synthetic"):
-        if split not in SYNTHETIC_SPLITS:
-            raise ValueError(f"split must be one of {list(SYNTHETIC_SPLITS)}, got {split!r}")
-        n, size = SYNTHETIC_SPLITS[split]
-        return load(name, split=split, n_images=n, size=size, seed=seed)
-    return load(name, split=split, data_root=data_root, **({"seed": seed} if os.path.isdir(name) else {}))
+    return _load_split(data_name(data), split, seed, data_root, SYNTHETIC_SPLITS)
 
 
 def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):

@@ -20,9 +20,8 @@ from common.labels import gaussian_density
 from common.tiling import crop_origins
 from pointnet_cells.losses import pad_annotations
 
-__all__ = ["as_dataset", "check_annotated", "density_targets", "fixed_crops", "point_stream", "random_resized_crop",
-           "rescaled",
-           "validation_crops"]
+__all__ = ["as_dataset", "check_annotated", "crop_batches", "density_targets", "fixed_crops", "point_stream",
+           "random_resized_crop", "rescaled", "validation_crops"]
 
 
 def check_annotated(samples, what: str = "training", crop_size: int | None = None) -> SampleList:
@@ -65,28 +64,28 @@ def random_resized_crop(image, points, classes, size: int, rng, scale=(0.7, 1.3)
     return np.ascontiguousarray(img), pts.reshape(-1, 2), cls
 
 
-def point_stream(samples, config, start_batch: int = 0):
-    """Endless augmented batches ``(x float32 (B, S, S, 3), annotations float32 (B, N, 4))``."""
-    n, bs, size = len(samples), int(config.batch_size), int(config.crop_size)
-    scale = tuple(float(f) * config.image_scale for f in config.crop_scale)
-    steps = -(-n // bs)
-    t = int(start_batch)
-    while True:
-        epoch, k = divmod(t, steps)
-        order = np.random.default_rng([config.seed, epoch]).permutation(n)
-        idx = order[k * bs:(k + 1) * bs]
-        if len(idx) < bs:   # fill the last batch of an epoch from the start of the order
-            idx = np.concatenate([idx, order[:bs - len(idx)]])
-        rng = np.random.default_rng([config.seed, 1, t])
-        xs, ps, cs = [], [], []
+def crop_batches(samples, config, scale, start_batch: int = 0):
+    """Endless batches of augmented crops: ``(x float32 (B, S, S, 3), [(points, classes) per crop])``;
+    the batch schedule is :func:`common.training.batch_schedule` (last batch of an epoch filled)."""
+    from common.training import batch_schedule
+
+    size = int(config.crop_size)
+    for _, idx, rng in batch_schedule(len(samples), int(config.batch_size), config.seed, start_batch, fill=True):
+        xs, cells = [], []
         for i in idx:
             s = samples[int(i)]
             img, p, c = random_resized_crop(s.image, s.points, s.classes, size, rng, scale)
             xs.append(img)
-            ps.append(p)
-            cs.append(c)
-        yield np.stack(xs).astype(np.float32), pad_annotations(ps, cs)
-        t += 1
+            cells.append((p, c))
+        yield np.stack(xs).astype(np.float32), cells
+
+
+def point_stream(samples, config, start_batch: int = 0):
+    """Endless augmented batches ``(x float32 (B, S, S, 3), annotations float32 (B, N, 4))``; crops are
+    resized by ``crop_scale`` times ``image_scale``."""
+    scale = tuple(float(f) * config.image_scale for f in config.crop_scale)
+    for x, cells in crop_batches(samples, config, scale, start_batch):
+        yield x, pad_annotations([p for p, _ in cells], [c for _, c in cells])
 
 
 def rescaled(image, points, factor: float):
@@ -119,16 +118,16 @@ def validation_crops(samples, size: int, image_scale: float = 1.0):
             pad_annotations([c[1] for c in crops], [c[2] for c in crops]))
 
 
-def as_dataset(stream):
-    """The stream as Keras takes it: ``tf.data`` under TensorFlow (free batch and cell counts), the
-    generator itself under other backends."""
+def as_dataset(stream, target_shape=(None, 4)):
+    """The stream as Keras takes it: ``tf.data`` under TensorFlow (free batch and cell counts; targets of
+    ``(batch, *target_shape)``, annotations by default), the generator itself under other backends."""
     import keras
 
     if keras.backend.backend() != "tensorflow":
         return stream
     import tensorflow as tf
 
-    sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, None, 4), tf.float32))
+    sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, *target_shape), tf.float32))
     return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig).prefetch(2)
 
 

@@ -240,27 +240,14 @@ def build_density_model(config, n_classes: int) -> DensityNet:
 
 
 def density_stream(samples, config, n_classes: int, start_batch: int = 0):
-    """Endless augmented batches ``(x float32 (B, S, S, 3), RDMs (B, S, S, 1 + C))``."""
-    from pointnet_cells.data import density_targets, random_resized_crop
+    """Endless augmented batches ``(x float32 (B, S, S, 3), RDMs (B, S, S, 1 + C))`` (crops resized by
+    ``crop_scale``; ``image_scale`` is the point model's)."""
+    from pointnet_cells.data import crop_batches, density_targets
 
-    n, bs, size = len(samples), int(config.batch_size), int(config.crop_size)
-    steps = -(-n // bs)
-    t = int(start_batch)
-    while True:
-        epoch, k = divmod(t, steps)
-        order = np.random.default_rng([config.seed, epoch]).permutation(n)
-        idx = order[k * bs:(k + 1) * bs]
-        if len(idx) < bs:
-            idx = np.concatenate([idx, order[:bs - len(idx)]])
-        rng = np.random.default_rng([config.seed, 1, t])
-        xs, ys = [], []
-        for i in idx:
-            s = samples[int(i)]
-            img, p, c = random_resized_crop(s.image, s.points, s.classes, size, rng, config.crop_scale)
-            xs.append(img)
-            ys.append(density_targets(p, c, (size, size), n_classes, config.density_kernel, config.density_sigma))
-        yield np.stack(xs).astype(np.float32), np.stack(ys)
-        t += 1
+    size = int(config.crop_size)
+    for x, cells in crop_batches(samples, config, config.crop_scale, start_batch):
+        yield x, np.stack([density_targets(p, c, (size, size), n_classes, config.density_kernel,
+                                           config.density_sigma) for p, c in cells])
 
 
 def _density_val(samples, config, n_classes):
@@ -277,7 +264,7 @@ def train_density_model(config, train, val, run_dir, resume: bool = True, verbos
     """Trains the row's density network on random resized crops with BCE + IoU and Adam
     (``density_lr``; the paper gives the optimiser of its own model only). Returns ``(model, history)``."""
     from common.training import fit, open_run, set_seed
-    from pointnet_cells.data import check_annotated
+    from pointnet_cells.data import as_dataset, check_annotated
 
     train = check_annotated(train, "training", config.crop_size)
     val = check_annotated(val, "validation", config.crop_size)
@@ -291,13 +278,7 @@ def train_density_model(config, train, val, run_dir, resume: bool = True, verbos
     steps = -(-len(train) // config.batch_size)
 
     def stream(skip_batches):
-        gen = density_stream(train, config, n, start_batch=skip_batches)
-        if keras.backend.backend() != "tensorflow":
-            return gen
-        import tensorflow as tf
-
-        sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, None, None, 1 + n), tf.float32))
-        return tf.data.Dataset.from_generator(lambda: gen, output_signature=sig).prefetch(2)
+        return as_dataset(density_stream(train, config, n, start_batch=skip_batches), (None, None, 1 + n))
 
     model, history = fit(model, stream, (xv, yv), run, epochs=config.density_epochs, patience=config.patience,
                          steps_per_epoch=steps, resume=resume, verbose=verbose,

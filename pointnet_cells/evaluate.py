@@ -96,6 +96,21 @@ class PointPredictor(Predictor):
         return Detections(pts, cls, score, class_probabilities=prob, class_names=self.class_names)
 
 
+    def calibrate(self, val):
+        """``("proposals", params, sweep)``: the p_obj threshold by detection F1 on ``val`` (every
+        proposal inside each image, scored once, then thresholded)."""
+        cfg = self.config
+        dets = [self.predict(s.image, threshold=0.0) for s in val]
+        thresholds = np.unique(np.concatenate([np.linspace(0.05, 0.95, cfg.n_thresholds), [0.5]]))
+
+        def locate(d, threshold):
+            return d.points[d.scores > threshold]
+
+        params, sweep = calibrate(dets, val, locate, cfg.match_radius, thresholds=thresholds, refine=4,
+                                  what="pointnet_cells proposals")
+        return "proposals", params, sweep.assign(method="proposals")
+
+
 def predictor_for(model, config, class_names, folder=None, postprocess=None):
     """The predictor of a trained point or density model."""
     if config.model == "point":
@@ -111,18 +126,7 @@ def calibrate_predictor(pred, val):
     Returns:
         ``(method, params, sweep, source)`` for ``RunDir.write_postprocess``.
     """
-    cfg = pred.config
-    source = f"validation split ({len(val)} images), best detection F1 at {cfg.match_radius:g} px"
-    if isinstance(pred, PointPredictor):
-        dets = [pred.predict(s.image, threshold=0.0) for s in val]   # every proposal inside the image, scored
-        thresholds = np.unique(np.concatenate([np.linspace(0.05, 0.95, cfg.n_thresholds), [0.5]]))
-
-        def locate(d, threshold):
-            return d.points[d.scores > threshold]
-
-        params, sweep = calibrate(dets, val, locate, cfg.match_radius, thresholds=thresholds, refine=4,
-                                  what="pointnet_cells proposals")
-        return "proposals", params, sweep.assign(method="proposals"), source
+    source = f"validation split ({len(val)} images), best detection F1 at {pred.config.match_radius:g} px"
     return pred.calibrate(val) + (source,)
 
 

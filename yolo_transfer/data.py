@@ -397,19 +397,13 @@ def train_stream(samples, config, anchors, strides, n_classes: int, start_batch:
     would. With ``sizes``, the input side changes every ``config.multiscale_interval`` batches
     (multi-scale training); else it is ``config.input_size``.
     """
-    n = len(samples)
-    bs = int(config.batch_size)
-    steps = -(-n // bs)
-    t = int(start_batch)
-    while True:
-        epoch, k = divmod(t, steps)
-        order = np.random.default_rng([config.seed, epoch]).permutation(n)
-        idx = order[k * bs:(k + 1) * bs]
+    from common.training import batch_schedule
+
+    for t, idx, rng in batch_schedule(len(samples), int(config.batch_size), config.seed, start_batch):
         size = config.input_size
         if sizes:
             pick = np.random.default_rng([config.seed, 7, t // config.multiscale_interval])
             size = int(sizes[pick.integers(len(sizes))])
-        rng = np.random.default_rng([config.seed, 1, t])
         xs, ys = [], [[] for _ in strides]
         for i in idx:
             s = samples[int(i)]
@@ -423,7 +417,6 @@ def train_stream(samples, config, anchors, strides, n_classes: int, start_batch:
             for j, tg in enumerate(encode_targets(b, c, anchors, strides, size, n_classes, config.max_boxes)):
                 ys[j].append(tg)
         yield np.stack(xs).astype(np.float32), tuple(np.stack(y) for y in ys)
-        t += 1
 
 
 def as_dataset(stream, n_scales: int, n_classes: int):

@@ -187,3 +187,18 @@ def test_fit_arrays_reads_one_pass_per_epoch(tmp_path):
     _, hist = fit_arrays(model, (x, x[:, :1]), (x, x[:, :1]), tmp_path / "run", batch_size=4, seed=0, epochs=2,
                          verbose=0)
     assert len(hist) == 2 and int(model.optimizer.iterations.numpy()) == 2 * 3   # ceil(10 / 4) steps per pass
+
+
+def test_batch_schedule_is_resumable_and_fills_on_request():
+    from common.training import batch_schedule
+
+    run = batch_schedule(5, 2, seed=3)
+    first = [next(run) for _ in range(7)]
+    assert [len(idx) for _, idx, _ in first[:3]] == [2, 2, 1]          # an epoch of 5 in batches of 2
+    assert sorted(np.concatenate([idx for _, idx, _ in first[:3]])) == [0, 1, 2, 3, 4]
+    t, idx, rng = next(batch_schedule(5, 2, seed=3, start_batch=5))    # a resumed stream
+    assert t == 5 and list(idx) == list(first[5][1]) and rng.random() == first[5][2].random()
+    filled = [idx for _, idx, _ in (next(g) for g in [batch_schedule(5, 2, seed=3, fill=True)] * 3)]
+    assert [len(i) for i in filled] == [2, 2, 2] and filled[2][0] == first[2][1][0]
+    with pytest.raises(ValueError, match="batch size"):
+        next(batch_schedule(0, 2, seed=0))
