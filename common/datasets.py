@@ -250,10 +250,11 @@ def load_split(name, split: str, seed: int = 0, data_root=None, synthetic_sizes:
 
 
 def _load_synthetic(kind, split, n_images=None, size=256, seed=0, faint_factor=None, boxes=None):
-    from common.synthetic import KINDS, make_dataset
+    from common.synthetic import KINDS, OBJECT_KINDS, make_dataset
 
-    if kind not in KINDS:
-        raise ValueError(f"synthetic kind must be one of {sorted(KINDS)} (as 'synthetic:<kind>'), got {kind!r}")
+    if kind not in KINDS and kind not in OBJECT_KINDS:
+        raise ValueError(f"synthetic kind must be one of {sorted(KINDS) + list(OBJECT_KINDS)} (as 'synthetic:<kind>'), "
+                         f"got {kind!r}")
     defaults = {"train": 24, "val": 8, "test": 8}
     parts = {"train": ["train"], "val": ["val"], "test": ["test"], "trainval": ["train", "val"],
              "all": ["train", "val", "test"]}[split]

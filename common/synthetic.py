@@ -25,7 +25,7 @@ from scipy import ndimage
 
 from common import _checks
 
-__all__ = ["KINDS", "KindSpec", "make_dataset"]
+__all__ = ["KINDS", "OBJECT_KINDS", "SHAPE_CLASSES", "KindSpec", "make_dataset", "make_shapes"]
 
 # Optical-density colour vectors (R, G, B absorption), normalised below.
 _STAINS = {
@@ -303,7 +303,8 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_f
     Args:
         kind: one of ``mihc`` (AwareNet's 3 types, 2244:997:243), ``mihc6`` (S-DRDIN's 6 types,
             Table 1 training proportions), ``he`` (H&E nuclei, 4 CRCHisto classes), ``pdl1``
-            (4 PD-L1 IHC classes) and ``blood`` (RBC / WBC / platelets with boxes).
+            (4 PD-L1 IHC classes), ``blood`` (RBC / WBC / platelets with boxes) and ``shapes``
+            (generic objects with boxes, not microscopy: :func:`make_shapes`).
         n_images: number of images.
         size: image side, or (height, width).
         seed: random seed; the same arguments always give identical data.
@@ -317,8 +318,12 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_f
     """
     from common.datasets import Sample
 
+    if kind in OBJECT_KINDS:
+        if faint_factor is not None or boxes is False:
+            raise ValueError(f"synthetic:{kind} has no faint class and always has boxes")
+        return make_shapes(n_images, size, seed)
     if kind not in KINDS:
-        raise ValueError(f"kind must be one of {sorted(KINDS)}, got {kind!r}")
+        raise ValueError(f"kind must be one of {sorted(KINDS) + list(OBJECT_KINDS)}, got {kind!r}")
     n_images = _checks.positive(n_images, "n_images", integer=True)
     h, w = _checks.as_shape((size, size) if np.isscalar(size) else size, "size")
     if h < 32 or w < 32:
@@ -343,4 +348,122 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_f
         samples.append(Sample(image=img, points=pts.astype(np.float32), classes=lab.astype(np.int64),
                               class_names=spec.class_names, boxes=boxes, mpp=spec.mpp,
                               name=f"{kind}_{seed}_{i:03d}"))
+    return samples
+
+
+# --- A generic object-detection set (the stand-in for natural-image pre-training) -----------------
+
+SHAPE_CLASSES = ("disc", "ring", "square", "triangle", "ellipse", "cross")
+OBJECT_KINDS = ("shapes",)
+
+
+def _shape_mask(cls: int, centre, half: float, theta: float, h: int, w: int) -> np.ndarray:
+    """Anti-aliased coverage (HxW float in [0, 1]) of one shape; ``half`` is its half-extent in px."""
+    import cv2
+
+    sub = 4  # fixed-point sub-pixel bits of OpenCV's drawing functions
+    canvas = np.zeros((h, w), np.uint8)
+    c = np.asarray(centre, dtype=np.float64)
+
+    def poly(vertices):
+        rot = np.array([[np.cos(theta), -np.sin(theta)], [np.sin(theta), np.cos(theta)]])
+        pts = (c + np.asarray(vertices, dtype=np.float64) @ rot.T) * (1 << sub)
+        cv2.fillPoly(canvas, [np.rint(pts).astype(np.int32)], 255, cv2.LINE_AA, sub)
+
+    ctr = tuple(int(v) for v in np.rint(c * (1 << sub)))
+    if cls == 0:                    # disc
+        cv2.circle(canvas, ctr, int(round(half * (1 << sub))), 255, -1, cv2.LINE_AA, sub)
+    elif cls == 1:                  # ring
+        cv2.circle(canvas, ctr, int(round(half * 0.8 * (1 << sub))), 255,
+                   max(2, int(round(half * 0.4))), cv2.LINE_AA, sub)
+    elif cls == 2:                  # square
+        poly([[-half, -half], [half, -half], [half, half], [-half, half]])
+    elif cls == 3:                  # triangle
+        poly([[half * np.cos(a), half * np.sin(a)] for a in (-np.pi / 2, np.pi / 6, 5 * np.pi / 6)])
+    elif cls == 4:                  # ellipse
+        axes = (int(round(half * (1 << sub))), int(round(half * 0.45 * (1 << sub))))
+        cv2.ellipse(canvas, ctr, axes, np.degrees(theta), 0, 360, 255, -1, cv2.LINE_AA, sub)
+    else:                           # cross
+        t = half * 0.3
+        poly([[-half, -t], [half, -t], [half, t], [-half, t]])
+        poly([[-t, -half], [t, -half], [t, half], [-t, half]])
+    return canvas.astype(np.float64) / 255.0
+
+
+def _render_shapes(n: int, h: int, w: int, rng: np.random.Generator):
+    """One image of ``n`` shapes of random class, size, colour and angle on a random smooth background."""
+    scale = min(h, w) / 256.0
+    bg = rng.uniform(20, 235, size=(2, 3))
+    ramp = np.clip(np.linspace(0, 1, w)[None, :] * np.cos(rng.uniform(0, np.pi))
+                   + np.linspace(0, 1, h)[:, None] * np.sin(rng.uniform(0, np.pi)), 0, 1)[..., None]
+    img = bg[0] * (1 - ramp) + bg[1] * ramp
+    img = img + 18 * np.stack([_smooth_noise(rng, (h, w), 8.0) for _ in range(3)], -1)
+    # Unannotated clutter: faint streaks and blobs, as natural scenes have.
+    for _ in range(rng.poisson(3)):
+        m = ndimage.gaussian_filter((rng.random((h, w)) > 0.999).astype(np.float64), rng.uniform(2, 6))
+        img = img + rng.uniform(-60, 60, 3) * (m / (m.max() + 1e-9))[..., None]
+    classes = rng.integers(0, len(SHAPE_CLASSES), size=n)
+    boxes, kept = [], []
+    for cls in classes:
+        half = float(np.exp(rng.uniform(np.log(5.0), np.log(48.0)))) * scale
+        for _ in range(30):
+            centre = rng.uniform([half * 0.5, half * 0.5], [w - 1 - half * 0.5, h - 1 - half * 0.5])
+            mask = _shape_mask(int(cls), centre, half, float(rng.uniform(0, np.pi)), h, w)
+            ys, xs = np.nonzero(mask > 0.5)
+            if len(xs) < 6:
+                continue
+            box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float64)
+            if boxes:
+                b = np.asarray(boxes)
+                ix = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
+                iy = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
+                area = lambda q: (q[..., 2] - q[..., 0]) * (q[..., 3] - q[..., 1])  # noqa: E731
+                if np.any(ix * iy > 0.25 * np.minimum(area(b), area(box))):
+                    continue
+            under = img[ys, xs].mean(0)
+            colour = rng.uniform(0, 255, 3)
+            while np.abs(colour - under).sum() < 120:
+                colour = rng.uniform(0, 255, 3)
+            shade = 1 + 0.15 * _smooth_noise(rng, (h, w), max(half / 2, 1.0))[..., None]
+            img = img * (1 - mask[..., None]) + np.clip(colour * shade, 0, 255) * mask[..., None]
+            boxes.append(box)
+            kept.append(int(cls))
+            break
+    img = ndimage.gaussian_filter(img, (rng.uniform(0.4, 1.0),) * 2 + (0,))
+    img = np.clip(np.rint(img + rng.normal(0, rng.uniform(2.0, 6.0), img.shape)), 0, 255).astype(np.uint8)
+    boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    centres = np.stack([(boxes[:, 0] + boxes[:, 2]) / 2, (boxes[:, 1] + boxes[:, 3]) / 2], 1)
+    return img, centres, np.asarray(kept, dtype=np.int64), boxes
+
+
+def make_shapes(n_images: int = 16, size=256, seed: int = 0):
+    """A generic detection set standing in for natural-image pre-training (COCO, ImageNet).
+
+    Six classes of shapes (``SHAPE_CLASSES``) in any colour, 10-96 px across at 256 px, at any angle,
+    on random colour-gradient backgrounds with unannotated clutter: what a network learns from it
+    (edges, colour contrast, blobs and rings over a range of sizes) is generic, not microscopy. Every
+    object has its tight bounding box; the point is the box centre.
+
+    Args:
+        n_images: number of images.
+        size: image side, or (height, width).
+        seed: random seed; the same arguments always give identical data.
+
+    Returns:
+        list of :class:`common.datasets.Sample`, named ``shapes_<seed>_<index>``.
+    """
+    from common.datasets import Sample
+
+    n_images = _checks.positive(n_images, "n_images", integer=True)
+    h, w = _checks.as_shape((size, size) if np.isscalar(size) else size, "size")
+    if h < 32 or w < 32:
+        raise ValueError(f"size must be at least 32 x 32 pixels, got {h} x {w}")
+    children = np.random.SeedSequence([int(seed), sum(map(ord, "shapes"))]).spawn(n_images)
+    samples = []
+    for i, child in enumerate(children):
+        rng = np.random.default_rng(child)
+        n = max(int(rng.poisson(6.0 * h * w / 256 ** 2)), 1)
+        img, pts, classes, boxes = _render_shapes(n, h, w, rng)
+        samples.append(Sample(image=img, points=pts.astype(np.float32), classes=classes, class_names=SHAPE_CLASSES,
+                              boxes=boxes, name=f"shapes_{seed}_{i:03d}"))
     return samples

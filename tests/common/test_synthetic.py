@@ -72,3 +72,36 @@ def test_distractors_are_not_annotated():
 def test_bad_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         synthetic.make_dataset(**kwargs)
+
+
+def test_shapes_are_deterministic_boxed_and_load_by_name():
+    from common.datasets import load
+
+    a = synthetic.make_shapes(3, 96, seed=5)
+    b = synthetic.make_dataset("shapes", 3, 96, seed=5)
+    assert [s.name for s in a] == ["shapes_5_000", "shapes_5_001", "shapes_5_002"]
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x.image, y.image)
+        np.testing.assert_array_equal(x.boxes, y.boxes)
+    assert not np.array_equal(a[0].image, synthetic.make_shapes(1, 96, seed=6)[0].image)
+    for s in a:
+        assert s.image.shape == (96, 96, 3) and s.image.dtype == np.uint8
+        assert s.class_names == synthetic.SHAPE_CLASSES and len(s.points) >= 1
+        assert s.boxes.shape == (len(s.points), 4) and np.all(s.boxes[:, 2:] > s.boxes[:, :2])
+        assert s.boxes.min() >= 0 and s.boxes.max() <= 95
+        np.testing.assert_allclose(s.points, (s.boxes[:, :2] + s.boxes[:, 2:]) / 2)
+    loaded = load("synthetic:shapes", split="val", n_images=2, size=64)
+    assert len(loaded) == 2 and loaded[0].boxes is not None and "synthetic:shapes" in loaded.description
+
+
+def test_shapes_fill_their_boxes_and_refuse_microscopy_options():
+    # Each drawn object differs from the background right around its box centre (discs, squares ...)
+    # or on its rim (rings, crosses): the box is where the object is.
+    s = synthetic.make_shapes(1, 256, seed=0)[0]
+    for box in s.boxes.astype(int):
+        inside = s.image[box[1]:box[3] + 1, box[0]:box[2] + 1].astype(float)
+        assert inside.std(axis=(0, 1)).max() > 8
+    with pytest.raises(ValueError, match="no faint class"):
+        synthetic.make_dataset("shapes", 1, 64, faint_factor=0.5)
+    with pytest.raises(ValueError, match="must be one of"):
+        synthetic.make_dataset("squares", 1, 64)
