@@ -14,8 +14,9 @@ seed 0, best validation mAP@0.5 of the transfer row against the target 0.3): H&E
 default, 0.236 (never reached; the H&E background is eosin-pink, the colour of the target's red cells);
 the generic ``synthetic:shapes`` set first (a stand-in for COCO's variety), 0.251; PD-L1 first (light
 background, membrane rings, two cell sizes), 0.389, reached at epoch 15 against scratch's 21.
-``results/yolo_transfer/synthetic_quick_sources`` records the three. ``weights=<Darknet .weights file>`` replaces the source stages with real weights
-(``yolov3.weights``: stages 1-2; ``darknet53.conv.74``: stage 1).
+``results/yolo_transfer/synthetic_quick_sources`` records the three. ``weights=<Darknet .weights
+file>`` replaces the source stages with real weights (``yolov3.weights``: stages 1-2;
+``darknet53.conv.74``: stage 1).
 
 The quick preset (``YoloConfig.quick()``) is YOLOv3-tiny at half the filters and 256 px, trained for
 minutes on a CPU; every table that uses it says so. Three departures let a few hundred steps learn
