@@ -16,5 +16,5 @@ __getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
     "darknet": "load_darknet_weights save_darknet_weights",
     "data": "kmeans_anchors encode_targets letterbox load_voc_folder load_yolo_folder YoloSequence",
     "train": "train train_stage", "evaluate": "YoloPredictor load nms"})
-READY = False
+READY = True
 TITLE = "YOLOv3 (Darknet-53) transfer learning for blood cells on BCCD"

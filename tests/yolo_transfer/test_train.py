@@ -26,21 +26,21 @@ def test_transfer_runs_the_three_stages_with_the_paper_freezing(splits, tmp_path
     tr, va, _ = splits
     pred = train(tiny("transfer"), tr, va, tmp_path / "t", verbose=0)
     stages = json.loads((tmp_path / "t" / "stages.json").read_text())
-    assert set(stages) == {"stage1", "stage2"} and "synthetic:he" in stages["stage1"]["data"]
+    assert set(stages) == {"stage1", "stage2"} and "synthetic:pdl1" in stages["stage1"]["data"]
     from common.inference import load_keras
 
     s1 = load_keras(tmp_path / "t" / "stage1" / "model.keras", ("YOLOv3",), "yolo_transfer")
     s2 = load_keras(tmp_path / "t" / "stage2" / "model.keras", ("YOLOv3",), "yolo_transfer")
     assert s1.trainable_modules == ("darknet",) and s2.trainable_modules == ("multiscale",)
     assert pred.model.trainable_modules == ("multiscale", "detection")
-    assert s1.n_classes == 4 and pred.model.n_classes == 3   # H&E nuclei (4 classes) -> blood cells (3)
+    assert s1.n_classes == 4 and pred.model.n_classes == 3   # PD-L1 cells (4 classes) -> blood cells (3)
     # stage 2 trained only the neck: its backbone is stage 1's, and stage 3 kept that backbone frozen
     for a, b in zip(s1.get_layer("darknet").get_weights(), s2.get_layer("darknet").get_weights()):
         np.testing.assert_array_equal(a, b)
     for a, b in zip(s2.get_layer("darknet").get_weights(), pred.model.get_layer("darknet").get_weights()):
         np.testing.assert_array_equal(a, b)
     # multi-scale training in stage 2
-    assert json.loads((tmp_path / "t" / "stage2" / "config.json").read_text())["data"].startswith("synthetic:pdl1")
+    assert json.loads((tmp_path / "t" / "stage2" / "config.json").read_text())["data"].startswith("synthetic:he")
 
 
 def test_darknet_weights_replace_the_source_stages(splits, tmp_path):
