@@ -272,14 +272,21 @@ class RunKeeper(keras.callbacks.Callback):
         monitor: the logged value to minimise (``val_loss``).
         patience: epochs without improvement before stopping (None: never stop early).
         min_delta: smallest decrease that counts as an improvement.
-        save_last: whether to save ``last.keras`` (model + optimizer) every epoch.
+        save_last: whether to save ``last.keras`` (model + optimizer) at each checkpoint.
+        checkpoint_every: epochs between checkpoints (``last.keras``, the best weights and
+            ``state.json`` together; the last epoch and an early stop always checkpoint). Between
+            checkpoints the best weights are kept in memory; a run killed there resumes from the last
+            checkpoint and, its batches being a function of the epoch, trains the same.
     """
 
     def __init__(self, run: RunDir, monitor: str = "val_loss", patience: int | None = None,
-                 min_delta: float = 0.0, save_last: bool = True):
+                 min_delta: float = 0.0, save_last: bool = True, checkpoint_every: int = 1):
         super().__init__()
+        if not isinstance(checkpoint_every, int) or checkpoint_every < 1:
+            raise ValueError(f"checkpoint_every must be a positive integer, got {checkpoint_every!r}")
         self.run, self.monitor, self.patience = run, monitor, patience
-        self.min_delta, self.save_last = float(min_delta), save_last
+        self.min_delta, self.save_last, self.checkpoint_every = float(min_delta), save_last, checkpoint_every
+        self._best_weights, self._pending = None, None
         state = run.state() or {}
         self.best = float(state.get("best", math.inf))
         self.best_epoch = int(state.get("best_epoch", -1))
@@ -299,13 +306,31 @@ class RunKeeper(keras.callbacks.Callback):
             raise FloatingPointError(f"{self.monitor} became {value} at epoch {epoch + 1}; lower the learning rate")
         if value < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = value, epoch, 0
-            _atomic_keras_save(self.run.best_weights, self.model.save_weights)
+            self._best_weights = self.model.get_weights()
         else:
             self.wait += 1
         if self.patience is not None and self.wait >= self.patience:
             self.stopped = True
             self.model.stop_training = True
         self._rows.append({"epoch": float(epoch + 1), **{k: float(v) for k, v in logs.items()}})
+        self._pending = epoch
+        last = epoch + 1 >= int((self.params or {}).get("epochs") or 0)
+        if (epoch + 1) % self.checkpoint_every == 0 or last or self.model.stop_training:
+            self._checkpoint()
+
+    def on_train_end(self, logs=None):
+        if self._pending is not None:   # another callback stopped the training between checkpoints
+            self._checkpoint()
+
+    def _checkpoint(self):
+        """Writes the best weights (when they changed), history, ``last-NNNN.keras`` and then ``state.json``."""
+        epoch, self._pending = self._pending, None
+        if self._best_weights is not None:
+            current = self.model.get_weights()
+            self.model.set_weights(self._best_weights)
+            _atomic_keras_save(self.run.best_weights, self.model.save_weights)
+            self.model.set_weights(current)
+            self._best_weights = None
         self._write_history()
         ckpt = f"last-{epoch + 1:04d}.keras"
         if self.save_last:
@@ -487,7 +512,7 @@ def _prebuild(model, first) -> None:
 def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience: int | None = None,
         steps_per_epoch: int | None = None, validation_steps: int | None = None, monitor: str = "val_loss",
         resume: bool = True, restore_best: bool = True, verbose: int | str = "auto", callbacks=(),
-        dead_output_epochs: int | None = 3):
+        dead_output_epochs: int | None = 3, checkpoint_every: int = 1):
     """Trains a compiled model with early stopping and checkpoints in ``run``; resumes if asked.
 
     With ``resume=True`` and a ``last.keras`` in the run folder, the model (weights and optimizer
@@ -510,6 +535,8 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         patience: early-stopping patience on ``monitor`` (None: no early stopping).
         callbacks: more callbacks, run before the checkpointing one, so values they add to the
             epoch's logs (a validation mAP) are recorded in ``history.csv`` and can be monitored.
+        checkpoint_every: epochs between checkpoints (:class:`RunKeeper`); saving a model takes
+            a fraction of a second, a large share of a small CPU run's epoch.
     """
     run = run if isinstance(run, RunDir) else RunDir(run)
     if not isinstance(epochs, int) or epochs < 1:
@@ -532,7 +559,7 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         for p in (run.state_path, run.history_path, run.best_weights, *map(run.file, run.checkpoints())):
             if os.path.exists(p):
                 os.remove(p)
-    keeper = RunKeeper(run, monitor=monitor, patience=patience)
+    keeper = RunKeeper(run, monitor=monitor, patience=patience, checkpoint_every=checkpoint_every)
     if not keeper.stopped and initial_epoch < epochs:
         if callable(train_data):   # a stream that can start where the resumed run stopped
             train_data = train_data(initial_epoch * (steps_per_epoch or 0))

@@ -282,7 +282,7 @@ def train_density_model(config, train, val, run_dir, resume: bool = True, verbos
 
     model, history = fit(model, stream, (xv, yv), run, epochs=config.density_epochs, patience=config.patience,
                          steps_per_epoch=steps, resume=resume, verbose=verbose,
-                         dead_output_epochs=config.dead_output_epochs)
+                         dead_output_epochs=config.dead_output_epochs, checkpoint_every=config.checkpoint_every)
     run.save_model(model)
     return model, history
 

@@ -63,7 +63,7 @@ def train_point_model(config: PointNetConfig, train, val, run_dir, resume: bool 
 
     model, history = fit(model, stream, (xv, yv), run, epochs=config.epochs, patience=config.patience,
                          steps_per_epoch=steps, resume=resume, verbose=verbose,
-                         dead_output_epochs=config.dead_output_epochs)
+                         dead_output_epochs=config.dead_output_epochs, checkpoint_every=config.checkpoint_every)
     run.save_model(model)
     return model, history
 

@@ -76,6 +76,38 @@ def test_resume_continues_epochs_and_optimizer_state(tmp_path):
     assert len(hist3) == 1
 
 
+def test_checkpoint_every_saves_less_often_and_trains_the_same(tmp_path):
+    x, y = _data()
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 4:
+                raise KeyboardInterrupt
+
+    def run(folder, every, epochs=7, callbacks=()):
+        set_seed(2)
+        return fit(_model(lr=0.02), (x, y), (x[:16], y[:16]), tmp_path / folder, epochs=epochs, verbose=0,
+                   checkpoint_every=every, callbacks=callbacks)
+
+    m1, h1 = run("every1", 1)
+    m3, h3 = run("every3", 3)
+    assert h1 == h3 and RunDir(tmp_path / "every3").state()["epoch"] == 7
+    for a, b in zip(m1.get_weights(), m3.get_weights()):   # the best weights, written at the checkpoints
+        np.testing.assert_array_equal(a, b)
+    assert RunDir(tmp_path / "every3").state()["best"] == RunDir(tmp_path / "every1").state()["best"]
+    # killed at epoch 5: the folder holds the checkpoint of epoch 3, consistent, and resumes from it
+    with pytest.raises(KeyboardInterrupt):
+        run("killed", 3, callbacks=[Interrupt()])
+    killed = RunDir(tmp_path / "killed")
+    assert killed.state()["epoch"] == 3 and len(killed.history()) == 3 and killed.checkpoints() == ["last-0003.keras"]
+    m_res, h_res = run("killed", 3)
+    assert h_res == h1
+    for a, b in zip(m1.get_weights(), m_res.get_weights()):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(ValueError, match="checkpoint_every"):
+        run("bad", 0)
+
+
 def test_fit_bad_inputs(tmp_path):
     x, y = _data()
     raw = keras.Sequential([keras.Input((4,)), keras.layers.Dense(1)])

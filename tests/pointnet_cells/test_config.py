@@ -36,7 +36,7 @@ def test_quick_preset_and_round_trip(tmp_path):
     ({"heads": "two"}, "heads"), ({"cls_loss": "mae"}, "cls_loss"), ({"q": 0.0}, "q must"),
     ({"crop_size": 100}, "multiple of 32"), ({"heads": "single", "cls_loss": "gce"}, "gce"),
     ({"anchor_shift": 16.0}, "anchor_shift"), ({"density_kernel": 6}, "odd"), ({"model": "yolo"}, "model"),
-    ({"beta": -1.0}, "beta"), ({"min_distances": ()}, "min_distances"),
+    ({"beta": -1.0}, "beta"), ({"min_distances": ()}, "min_distances"), ({"checkpoint_every": 0}, "checkpoint_every"),
 ])
 def test_bad_values_are_refused(kv, match):
     with pytest.raises(ValueError, match=match):
