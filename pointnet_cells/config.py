@@ -17,7 +17,9 @@ The quick preset (``PointNetConfig.quick()``) narrows every network to a quarter
 (VGG16 at width 0.25: a VGG16-shaped network built by us, since ``keras.applications.VGG16`` has no
 width), trains on 128 px crops for a few minutes on a CPU with learning rate 1e-3 (the paper's 1e-4
 is set for ImageNet-initialised VGG16 and hundreds of epochs; the density models' Adam rate likewise);
-every table that uses it says so.
+every table that uses it says so. Its point models train for 60 epochs: 50 until checkpointing every
+10 epochs freed the time (the quick command went from 344 s to 228 s), and at 50 ours reached detection
+F1 0.789 on the synthetic test split (seed 0), 0.817 at 60, 0.812 at 100 (README, "Measured").
 """
 
 from __future__ import annotations
@@ -58,7 +60,7 @@ class PointNetConfig(PaperConfig):
     PAPER = "pointnet_cells"
     TABLE = "Tables 1-2"
     VARIANTS = VARIANTS
-    QUICK = dict(width=0.25, head_channels=64, crop_size=128, epochs=50, batch_size=8, learning_rate=1e-3,
+    QUICK = dict(width=0.25, head_channels=64, crop_size=128, epochs=60, batch_size=8, learning_rate=1e-3,
                  density_epochs=40, density_width=0.25, density_lr=1e-3, checkpoint_every=10)
     EPOCH_FIELDS = ("epochs", "density_epochs")
 
