@@ -19,4 +19,4 @@ __getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
     "model": "PointNet anchor_points build_point_model", "density": "DensityLoss DensityNet",
     "train": "train", "evaluate": "PointPredictor load"})
 TITLE = "End-to-end point-proposal cell recognition (Shui et al., MICCAI 2022)"
-READY = False   # built; its measured targets are not recorded yet (issue 14)
+READY = True
