@@ -15,8 +15,8 @@ from typing import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["as_boxes", "average_precision", "box_iou", "count_errors", "detection_ap", "match_boxes",
-           "box_scores_at", "ranked_matches"]
+__all__ = ["as_boxes", "average_precision", "box_area", "box_intersection", "box_iou", "count_errors",
+           "detection_ap", "match_boxes", "box_scores_at", "ranked_matches"]
 
 
 def as_boxes(boxes, name: str = "boxes", shape=None) -> np.ndarray:
@@ -47,15 +47,25 @@ def as_boxes(boxes, name: str = "boxes", shape=None) -> np.ndarray:
     return b
 
 
-def box_iou(a, b) -> np.ndarray:
-    """(N, M) intersection over union of two sets of boxes."""
+def box_area(boxes) -> np.ndarray:
+    """(N,) areas of boxes."""
+    b = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return np.prod(b[:, 2:] - b[:, :2], axis=-1)
+
+
+def box_intersection(a, b) -> np.ndarray:
+    """(N, M) intersection areas of two sets of boxes."""
     a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
     b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
     lt = np.maximum(a[:, None, :2], b[None, :, :2])
     rb = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.prod(np.clip(rb - lt, 0, None), axis=-1)
-    area_a = np.prod(a[:, 2:] - a[:, :2], axis=-1)
-    area_b = np.prod(b[:, 2:] - b[:, :2], axis=-1)
+    return np.prod(np.clip(rb - lt, 0, None), axis=-1)
+
+
+def box_iou(a, b) -> np.ndarray:
+    """(N, M) intersection over union of two sets of boxes."""
+    inter = box_intersection(a, b)
+    area_a, area_b = box_area(a), box_area(b)
     union = area_a[:, None] + area_b[None, :] - inter
     return np.where(union > 0, inter / np.maximum(union, 1e-12), 0.0)
 

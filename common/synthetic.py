@@ -296,6 +296,14 @@ def _render(spec: KindSpec, labels: np.ndarray, h: int, w: int, rng: np.random.G
     return img, centres, box_arr
 
 
+def _image_shape(size) -> tuple[int, int]:
+    """(height, width) of ``size`` (a side or a pair), at least 32 x 32."""
+    h, w = _checks.as_shape((size, size) if np.isscalar(size) else size, "size")
+    if h < 32 or w < 32:
+        raise ValueError(f"size must be at least 32 x 32 pixels, got {h} x {w}")
+    return h, w
+
+
 def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_factor: float | None = None,
                  boxes: bool | None = None):
     """Makes a deterministic synthetic dataset.
@@ -325,9 +333,7 @@ def make_dataset(kind: str, n_images: int = 16, size=256, seed: int = 0, faint_f
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {sorted(KINDS) + list(OBJECT_KINDS)}, got {kind!r}")
     n_images = _checks.positive(n_images, "n_images", integer=True)
-    h, w = _checks.as_shape((size, size) if np.isscalar(size) else size, "size")
-    if h < 32 or w < 32:
-        raise ValueError(f"size must be at least 32 x 32 pixels, got {h} x {w}")
+    h, w = _image_shape(size)
     spec = KINDS[kind]
     if faint_factor is not None:
         faint_factor = _checks.positive(faint_factor, "faint_factor")
@@ -392,6 +398,8 @@ def _shape_mask(cls: int, centre, half: float, theta: float, h: int, w: int) -> 
 
 def _render_shapes(n: int, h: int, w: int, rng: np.random.Generator):
     """One image of ``n`` shapes of random class, size, colour and angle on a random smooth background."""
+    from common.boxes import box_area, box_intersection
+
     scale = min(h, w) / 256.0
     bg = rng.uniform(20, 235, size=(2, 3))
     ramp = np.clip(np.linspace(0, 1, w)[None, :] * np.cos(rng.uniform(0, np.pi))
@@ -413,13 +421,9 @@ def _render_shapes(n: int, h: int, w: int, rng: np.random.Generator):
             if len(xs) < 6:
                 continue
             box = np.array([xs.min(), ys.min(), xs.max(), ys.max()], dtype=np.float64)
-            if boxes:
-                b = np.asarray(boxes)
-                ix = np.clip(np.minimum(b[:, 2], box[2]) - np.maximum(b[:, 0], box[0]), 0, None)
-                iy = np.clip(np.minimum(b[:, 3], box[3]) - np.maximum(b[:, 1], box[1]), 0, None)
-                area = lambda q: (q[..., 2] - q[..., 0]) * (q[..., 3] - q[..., 1])  # noqa: E731
-                if np.any(ix * iy > 0.25 * np.minimum(area(b), area(box))):
-                    continue
+            # at most a quarter of the smaller of two boxes may be shared
+            if boxes and np.any(box_intersection(boxes, box)[:, 0] > 0.25 * np.minimum(box_area(boxes), box_area(box))):
+                continue
             under = img[ys, xs].mean(0)
             colour = rng.uniform(0, 255, 3)
             while np.abs(colour - under).sum() < 120:
@@ -455,9 +459,7 @@ def make_shapes(n_images: int = 16, size=256, seed: int = 0):
     from common.datasets import Sample
 
     n_images = _checks.positive(n_images, "n_images", integer=True)
-    h, w = _checks.as_shape((size, size) if np.isscalar(size) else size, "size")
-    if h < 32 or w < 32:
-        raise ValueError(f"size must be at least 32 x 32 pixels, got {h} x {w}")
+    h, w = _image_shape(size)
     children = np.random.SeedSequence([int(seed), sum(map(ord, "shapes"))]).spawn(n_images)
     samples = []
     for i, child in enumerate(children):

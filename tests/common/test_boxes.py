@@ -115,3 +115,11 @@ def test_ap_agrees_with_pycocotools_on_the_same_detections():
     theirs = [float(np.mean(np.where(prec[:, k] < 0, 0, prec[:, k]))) for k in range(2)]
     ours = detection_ap(dets, truths)
     assert [ours.loc[n, "AP"] for n in NAMES] == pytest.approx(theirs, abs=2e-4)
+
+
+def test_box_intersection_and_area():
+    from common.boxes import box_area, box_intersection
+
+    a = [[0, 0, 10, 10], [5, 5, 7, 9]]
+    assert box_area(a).tolist() == [100.0, 8.0]
+    assert box_intersection(a, [[5, 0, 15, 10], [20, 20, 30, 30]]).tolist() == [[50.0, 0.0], [8.0, 0.0]]

@@ -94,13 +94,22 @@ def test_shapes_are_deterministic_boxed_and_load_by_name():
     assert len(loaded) == 2 and loaded[0].boxes is not None and "synthetic:shapes" in loaded.description
 
 
-def test_shapes_fill_their_boxes_and_refuse_microscopy_options():
-    # Each drawn object differs from the background right around its box centre (discs, squares ...)
-    # or on its rim (rings, crosses): the box is where the object is.
-    s = synthetic.make_shapes(1, 256, seed=0)[0]
-    for box in s.boxes.astype(int):
-        inside = s.image[box[1]:box[3] + 1, box[0]:box[2] + 1].astype(float)
-        assert inside.std(axis=(0, 1)).max() > 8
+def test_shapes_have_their_geometry_and_refuse_microscopy_options():
+    from common.synthetic import _shape_mask
+
+    # half-extent 20 at (48, 48), unrotated: (xmin, xmax, ymin, ymax) of the drawn pixels, and whether
+    # the centre is drawn (a ring's is not)
+    expect = {"disc": (28, 68, 28, 68, True), "ring": (28, 68, 28, 68, False), "square": (28, 68, 28, 68, True),
+              "triangle": (31, 65, 28, 58, True), "ellipse": (28, 68, 39, 57, True), "cross": (28, 68, 28, 68, True)}
+    for k, name in enumerate(synthetic.SHAPE_CLASSES):
+        m = _shape_mask(k, (48, 48), 20.0, 0.0, 96, 96)
+        ys, xs = np.nonzero(m > 0.5)
+        x0, x1, y0, y1, filled = expect[name]
+        assert abs(xs.min() - x0) <= 1 and abs(xs.max() - x1) <= 1 and abs(ys.min() - y0) <= 1 \
+            and abs(ys.max() - y1) <= 1, name
+        assert (m[48, 48] > 0.5) == filled, name
+    # a rotated square reaches further along the axes than an unrotated one
+    assert np.nonzero(_shape_mask(2, (48, 48), 20.0, np.pi / 4, 96, 96) > 0.5)[1].min() < 25
     with pytest.raises(ValueError, match="no faint class"):
         synthetic.make_dataset("shapes", 1, 64, faint_factor=0.5)
     with pytest.raises(ValueError, match="must be one of"):
