@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 export TF_CPP_MIN_LOG_LEVEL ?= 2
 export PYTHONHASHSEED ?= 0
 
-.PHONY: reproduce test lint install install-test benchmark clean
+.PHONY: reproduce test test-fast test-jax lint install install-test benchmark clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,17 @@ install-test: $(VENV)/.installed-test
 reproduce: install
 	$(BIN)/cellrepro reproduce --quick
 
+# The whole suite, then the contract's model tests again under the JAX backend (the GPU machines have JAX only).
 test: install-test lint
 	$(BIN)/python -m pytest -q
+	$(MAKE) --no-print-directory test-jax
+
+test-jax: install-test
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/contract/test_models.py
+
+# The development loop: everything but the tests marked slow (under 3 minutes on 2 cores).
+test-fast: install-test lint
+	$(BIN)/python -m pytest -q -m "not slow"
 
 lint: install-test
 	$(BIN)/ruff check .

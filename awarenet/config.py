@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from awarenet.paper import MATCH_RADIUS_PX
 from common.config import PaperConfig
 
 __all__ = ["AwareNetConfig", "VARIANTS", "TABLE2_ROWS"]
@@ -29,7 +30,6 @@ TABLE2_ROWS = tuple(VARIANTS)
 class AwareNetConfig(PaperConfig):
     """Every AwareNet hyper-parameter. Defaults are the paper's (or the authors' code where silent)."""
 
-    PAPER = "awarenet"
     TABLE = "Table 2"
     VARIANTS = VARIANTS
     QUICK = dict(input_size=96, base_filters=8, depth=3, batch_size=8, epochs=10, patience=4, counter_epochs=4,
@@ -58,7 +58,7 @@ class AwareNetConfig(PaperConfig):
     counter_epochs: int = 100
     # Post-processing and scoring (section 4). The paper tuned the matching radius per model; we
     # fix 10 px (4.42 um, the paper's reported tolerance) for every row - a deviation.
-    match_radius: float = 10.0      # TP within 10 px (4.42 um)
+    match_radius: float = MATCH_RADIUS_PX   # TP within 10 px (4.42 um)
     min_area: int = 3               # smallest kept component, pixels
     n_thresholds: int = 24          # thresholds searched on the validation split (quantiles of the maps)
     # Cell classifier (section 3.4; code CC/).
@@ -74,20 +74,12 @@ class AwareNetConfig(PaperConfig):
     classifier_patience: int = 30
 
     def validate(self):
-        if self.weight_scheme not in (None, "ratio", "exp1", "exp2"):
-            raise ValueError(f"weight_scheme must be 'ratio', 'exp1', 'exp2' or None, got {self.weight_scheme!r}")
-        if self.model not in ("awarenet", "concordenet"):
-            raise ValueError(f"model must be 'awarenet' or 'concordenet', got {self.model!r}")
-        if self.depth < 2:
-            raise ValueError(f"depth must be >= 2, got {self.depth}")
-        if self.input_size % (2 ** (self.depth - 1)):
-            raise ValueError(f"input_size {self.input_size} must be divisible by "
-                             f"2**(depth-1) = {2 ** (self.depth - 1)}")
+        self.require_choice("weight_scheme", ("ratio", "exp1", "exp2", None))
+        self.require_choice("model", ("awarenet", "concordenet"))
+        self.require_pooled("input_size", "depth")
+        self.require_positive("batch_size", "classifier_batch", "base_filters", "classifier_base", "classifier_dense")
         if self.classifier_patch % (2 ** (self.classifier_depth - 1)) or self.classifier_patch % 2:
             raise ValueError(f"classifier_patch {self.classifier_patch} must be even and divisible by "
                              "2**(classifier_depth-1)")
-        if self.n_thresholds < 2:
-            raise ValueError(f"n_thresholds must be >= 2, got {self.n_thresholds}")
-        for name in ("learning_rate", "classifier_lr", "radius", "match_radius"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        self.require_positive("n_thresholds", at_least=2)
+        self.require_positive("learning_rate", "classifier_lr", "radius", "match_radius")

@@ -9,7 +9,8 @@ from common.datasets import Sample, class_counts
 from common.labels import AbundanceWeights, abundance_weights, disk_mask, dot_image, weight_image
 from common.tiling import grid_crops
 
-__all__ = ["cell_patches", "class_weights_for", "detection_dataset", "detection_targets", "steps_per_epoch"]
+__all__ = ["cell_patches", "class_weights_for", "classifier_dataset", "detection_dataset", "detection_targets",
+           "steps_per_epoch"]
 
 
 def class_weights_for(train_samples, scheme: str | None) -> AbundanceWeights | None:
@@ -148,3 +149,33 @@ def cell_patches(samples, patch_size: int = 28):
     if not patches:
         raise ValueError("no classified cells in samples: cannot build classifier patches")
     return np.stack(patches), np.concatenate(labels).astype(np.int64)
+
+
+def classifier_dataset(patches: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
+                       class_weights=None, training: bool = False, seed: int = 0, skip_batches: int | None = None):
+    """tf.data of (patch / 255, one-hot[, sample weight]); flips when ``training`` (as the authors').
+
+    With ``skip_batches`` (training) the passes repeat endlessly (each reshuffled, each ending in its
+    partial batch) and the first ``skip_batches`` batches are dropped, so a resumed run continues the
+    stream of an uninterrupted one; fit it with ``steps_per_epoch = ceil(N / batch_size)``.
+    """
+    import tensorflow as tf
+
+    x = patches.astype(np.float32) / 255.0
+    y = np.eye(n_classes, dtype=np.float32)[np.asarray(labels, np.int64)]
+    parts = (x, y) if class_weights is None else (x, y, np.asarray(class_weights, np.float32)[labels])
+    ds = tf.data.Dataset.from_tensor_slices(parts)
+    if training:
+        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).enumerate()
+
+        def flip(i, parts):  # stateless, keyed by (seed, element index): deterministic in parallel
+            k = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), i]), 2)
+            img = tf.image.stateless_random_flip_left_right(parts[0], seed=k[0])
+            img = tf.image.stateless_random_flip_up_down(img, seed=k[1])
+            return (img, *parts[1:])
+
+        ds = ds.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
+    ds = ds.batch(batch_size)
+    if training and skip_batches is not None:
+        ds = ds.repeat().skip(int(skip_batches))
+    return ds.prefetch(tf.data.AUTOTUNE)

@@ -17,29 +17,15 @@ import pandas as pd
 from awarenet import paper
 from awarenet.config import TABLE2_ROWS, AwareNetConfig
 from awarenet.evaluate import classification_report, recall_by_class
+from awarenet.paper import PAPER
 from awarenet.train import train, train_classifier
 from common.datasets import class_counts
-from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.io import atomic_path
 from common.reporting import paper_vs_ours
-from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config, synthetic_alias
+from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config
 
-__all__ = ["SYNTHETIC_SIZES", "classification", "load_splits", "main", "table2"]
-
-# Synthetic split sizes (images, side): the test split is larger than load()'s default so the rare
-# class has enough support for a per-class recall.
-SYNTHETIC_SIZES = {"train": (24, 256), "val": (8, 256), "test": (24, 256)}
-
-
-def data_name(data: str) -> str:
-    """``"synthetic"`` is AwareNet's mIHC kind."""
-    return synthetic_alias(data, "mihc")
-
-
-def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):
-    """(train, val, test) SampleLists of a dataset name or folder accepted by ``common.datasets.load``."""
-    return _load_splits(data_name(data), seed, data_root, SYNTHETIC_SIZES)
+__all__ = ["classification", "main", "table2"]
 
 
 def _protocol(cfg) -> str:
@@ -67,7 +53,7 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
         Precision, Recall and F1, then TP, FP, FN, the calibrated ``threshold``, per-class test
         recall (``Recall <class>``), ``epochs`` and ``train s``. ``df.attrs["meta"]`` holds the protocol.
     """
-    setup = TableSetup(AwareNetConfig, rows, config, quick, data_name(data), out, splits, load_splits, data)
+    setup = TableSetup(PAPER, rows, config, quick, data, out, splits)
     base, out, t0, tr, va, te = setup.base, setup.out, setup.t0, setup.train, setup.val, setup.test
     ours = []
     for row in rows:
@@ -110,10 +96,10 @@ def classification(data: str = "synthetic", quick: bool = False, out=None, confi
         DataFrame indexed by class name plus ``overall`` with columns ``AUC (paper, lower bound)``,
         ``AUC (ours)``, ``Recall (ours)``, ``Support``, ``Accuracy (paper)``, ``Accuracy (ours)``.
     """
-    cfg = resolve_config(AwareNetConfig, config, quick, data_name(data))
-    out = output_folder(out, "awarenet") if out is None else os.fspath(out)
+    cfg = resolve_config(AwareNetConfig, config, quick, PAPER.data_name(data))
+    out = output_folder(out, PAPER.name) if out is None else os.fspath(out)
     t0 = time.time()
-    tr, va, te = splits if splits is not None else load_splits(data, cfg.seed)
+    tr, va, te = splits if splits is not None else PAPER.load_splits(data, cfg.seed)
     folder = os.path.join(out, "classification")
     clf, hist = train_classifier(cfg, tr, va, folder, resume=resume, verbose=verbose)
     rep = classification_report(clf, te, umap_seed=cfg.seed if umap else None)
@@ -154,9 +140,8 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=TABLE2_ROW
     ``overrides`` sets ``AwareNetConfig`` fields (``{"field": value}`` or ``["KEY=VALUE"]``);
     ``config`` and ``splits`` replace the preset and the loaded data.
     """
-    run = Reproduction("awarenet", AwareNetConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
-                       overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
-                       raw_data=data)
+    run = Reproduction(PAPER, data, quick=quick, out=out, config=config, overrides=overrides, epochs=epochs,
+                       command=command, splits=splits, data_root=data_root)
     kw = dict(config=run.config, resume=resume, verbose=verbose, splits=run.splits)
     det = table2(data, out=run.out, rows=rows, **kw)
     run.publish(det, "table2", "AwareNet Table 2 - cell detection (paper vs ours)", rename=paper.RENAME)

@@ -5,35 +5,41 @@ from __future__ import annotations
 import os
 
 import keras
-import numpy as np
 
 from awarenet.config import AwareNetConfig
-from awarenet.data import cell_patches, class_weights_for, detection_dataset, steps_per_epoch
+from awarenet.data import cell_patches, class_weights_for, classifier_dataset, detection_dataset, steps_per_epoch
 from awarenet.losses import WeightedDiceLoss
 from awarenet.model import build_classifier, build_detector
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
-from common.datasets import check_min_size, class_counts
-from common.training import RunDir, fit, open_run, set_seed
+from common.datasets import check_min_size, class_counts, require_cells
+from common.training import fit, open_run, set_seed
 
-__all__ = ["classifier_dataset", "train", "train_classifier", "train_counter", "train_detector"]
-
-
-def _check_config(config) -> AwareNetConfig:
-    if not isinstance(config, AwareNetConfig):
-        raise ValueError(f"config must be an AwareNetConfig, got {type(config).__name__}")
-    return config
-
-
-def _check_split(samples, what: str):
-    if samples is None or len(samples) == 0:
-        raise ValueError(f"the {what} split is empty")
-    if not any(len(s.points) for s in samples):
-        raise ValueError(f"the {what} split has no annotated cells")
-    return samples
+__all__ = ["compiled_network", "train", "train_classifier", "train_counter", "train_detector"]
 
 
 def _steps(config, train) -> int:
     return config.steps_per_epoch or steps_per_epoch(train, config.input_size, config.batch_size)
+
+
+def compiled_network(config: AwareNetConfig, n_classes: int | None = None, weighted: bool | None = None,
+                     counter=None) -> keras.Model:
+    """The row's untrained detector compiled with its loss: the weighted Dice (eq. 5; plain Dice when
+    not ``weighted``, default: the row has a weight scheme), or CONCORDe-Net's Dice + count loss
+    through the frozen ``counter``. The detector finds cells of every class, so ``n_classes`` is unused."""
+    config = AwareNetConfig.ensure(config)
+    detector = build_detector(config)
+    if config.model == "concordenet":
+        if counter is None:
+            counter = CellCounter(config.input_size, name="cell_counter")
+        model = ConcordeNet(detector, counter, name="concordenet")
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                      loss={"prob": DiceLoss(1.0), "count": CountLoss()},
+                      loss_weights={"prob": 1.0, "count": config.count_loss_weight})
+        return model
+    weighted = config.weight_scheme is not None if weighted is None else weighted
+    detector.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
+                     loss=WeightedDiceLoss(config.dice_eps, use_weights=weighted))
+    return detector
 
 
 def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -> CellCounter:
@@ -79,8 +85,8 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
         ``(detector, history)``: the detector (an :class:`AwareNetDetector` with the best weights)
         and the per-epoch history.
     """
-    config = _check_config(config)
-    train, val = _check_split(train, "training"), _check_split(val, "validation")
+    config = AwareNetConfig.ensure(config)
+    train, val = require_cells(train, "training"), require_cells(val, "validation")
     _check_sizes(train, config.input_size, "training")
     _check_sizes(val, config.input_size, "validation")
     weights = class_weights_for(train, config.weight_scheme)
@@ -93,17 +99,11 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
     if config.model == "concordenet":
         counter = train_counter(config, train, val, os.path.join(run.path, "counter"), verbose=verbose)
         set_seed(config.seed)
-        detector = build_detector(config)
-        model = ConcordeNet(detector, counter, name="concordenet")
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                      loss={"prob": DiceLoss(1.0), "count": CountLoss()},
-                      loss_weights={"prob": 1.0, "count": config.count_loss_weight})
+        model = compiled_network(config, counter=counter)
         counts = True
     else:
         set_seed(config.seed)
-        model = detector = build_detector(config)
-        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate),
-                      loss=WeightedDiceLoss(config.dice_eps, use_weights=weights is not None))
+        model = compiled_network(config, weighted=weights is not None)
         counts = False
     def tr(skip_batches):
         return detection_dataset(train, config.input_size, config.radius, weights, config.batch_size, training=True,
@@ -122,36 +122,6 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
     return detector, history
 
 
-def classifier_dataset(patches: np.ndarray, labels: np.ndarray, n_classes: int, batch_size: int,
-                       class_weights=None, training: bool = False, seed: int = 0, skip_batches: int | None = None):
-    """tf.data of (patch / 255, one-hot[, sample weight]); flips when ``training`` (as the authors').
-
-    With ``skip_batches`` (training) the passes repeat endlessly (each reshuffled, each ending in its
-    partial batch) and the first ``skip_batches`` batches are dropped, so a resumed run continues the
-    stream of an uninterrupted one; fit it with ``steps_per_epoch = ceil(N / batch_size)``.
-    """
-    import tensorflow as tf
-
-    x = patches.astype(np.float32) / 255.0
-    y = keras.utils.to_categorical(labels, n_classes).astype(np.float32)
-    parts = (x, y) if class_weights is None else (x, y, np.asarray(class_weights, np.float32)[labels])
-    ds = tf.data.Dataset.from_tensor_slices(parts)
-    if training:
-        ds = ds.shuffle(len(x), seed=seed, reshuffle_each_iteration=True).enumerate()
-
-        def flip(i, parts):  # stateless, keyed by (seed, element index): deterministic in parallel
-            k = tf.random.experimental.stateless_split(tf.stack([tf.cast(seed, tf.int64), i]), 2)
-            img = tf.image.stateless_random_flip_left_right(parts[0], seed=k[0])
-            img = tf.image.stateless_random_flip_up_down(img, seed=k[1])
-            return (img, *parts[1:])
-
-        ds = ds.map(flip, num_parallel_calls=tf.data.AUTOTUNE)
-    ds = ds.batch(batch_size)
-    if training and skip_batches is not None:
-        ds = ds.repeat().skip(int(skip_batches))
-    return ds.prefetch(tf.data.AUTOTUNE)
-
-
 def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
     """Trains the section 3.4 cell classifier on 28x28 patches with class-weighted cross-entropy.
 
@@ -161,8 +131,8 @@ def train_classifier(config: AwareNetConfig, train, val, run_dir, resume: bool =
     Returns:
         ``(classifier, history)``; the classifier is also saved as ``model.keras`` in ``run_dir``.
     """
-    config = _check_config(config)
-    train, val = _check_split(train, "training"), _check_split(val, "validation")
+    config = AwareNetConfig.ensure(config)
+    train, val = require_cells(train, "training"), require_cells(val, "validation")
     class_names = list(train[0].class_names)
     n = len(class_names)
     if config.n_classes != n:
@@ -198,12 +168,13 @@ def train(config: AwareNetConfig, train, val, run_dir, classifier: bool = False,
     ``postprocess.json``, ``sweep.csv``, ``history.csv``, ``state.json``).
 
     Returns:
-        The run's :class:`awarenet.evaluate.AwareNetPredictor`.
+        The run's :class:`awarenet.inference.AwareNetPredictor`.
     """
-    from awarenet.evaluate import AwareNetPredictor, calibrate
+    from awarenet.inference import AwareNetPredictor
+    from common.evaluation import calibrate_run
 
-    config = _check_config(config)
-    train, val = _check_split(train, "training"), _check_split(val, "validation")
+    config = AwareNetConfig.ensure(config)
+    train, val = require_cells(train, "training"), require_cells(val, "validation")
     if classifier and not any((s.classes >= 0).any() for s in train):
         raise ValueError("the classifier needs cell classes, but the training data has none (add a class column)")
     _check_sizes(train, config.input_size, "training")
@@ -213,11 +184,5 @@ def train(config: AwareNetConfig, train, val, run_dir, classifier: bool = False,
     if classifier:
         clf, _ = train_classifier(config, train, val, os.path.join(os.fspath(run_dir), "classifier"),
                                   resume=resume, verbose=verbose)
-    pred = AwareNetPredictor(det, clf, config, class_names=train[0].class_names, folder=os.fspath(run_dir))
-    params, sweep = calibrate([pred.maps(s.image)["logit"] for s in val], val, config,
-                              what=f"AwareNet {config.variant_name or config.weight_scheme}")
-    run = RunDir(run_dir)
-    run.write_postprocess("threshold", {"threshold": params}, sweep.assign(method="threshold"),
-                          source=f"validation split ({len(val)} images), best F1 at {config.match_radius:g} px")
-    pred.postprocess = run.postprocess()
-    return pred
+    pred = AwareNetPredictor(det, config, class_names=train[0].class_names, folder=os.fspath(run_dir), classifier=clf)
+    return calibrate_run(pred, val, run_dir)

@@ -29,7 +29,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from awarenet import AwareNetConfig, build_detector  # noqa: E402
-from awarenet.evaluate import AwareNetPredictor  # noqa: E402
+from awarenet.inference import AwareNetPredictor  # noqa: E402
 from awarenet.losses import WeightedDiceLoss  # noqa: E402
 from common.reporting import hardware_summary, write_table  # noqa: E402
 

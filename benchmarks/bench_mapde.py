@@ -34,7 +34,7 @@ import pandas as pd  # noqa: E402
 from common.reporting import hardware_summary, write_table  # noqa: E402
 from common.tiling import tile_grid  # noqa: E402
 from mapde import MapDeConfig, build_mapde, locate, location_map  # noqa: E402
-from mapde.evaluate import MapDePredictor  # noqa: E402
+from mapde.inference import MapDePredictor  # noqa: E402
 
 
 def _timed(fn):

@@ -36,9 +36,8 @@ import pandas as pd  # noqa: E402
 
 from common.reporting import hardware_summary, write_table  # noqa: E402
 from pointnet_cells import PointNetConfig  # noqa: E402
-from pointnet_cells.density import DensityPredictor, build_density_model  # noqa: E402
-from pointnet_cells.evaluate import PointPredictor  # noqa: E402
-from pointnet_cells.model import build_point_model  # noqa: E402
+from pointnet_cells.inference import DensityPredictor, PointPredictor  # noqa: E402
+from pointnet_cells.model import build_density_model, build_point_model  # noqa: E402
 
 NAMES = ("PD-L1+ tumour", "PD-L1- tumour", "PD-L1+ non-tumour", "PD-L1- non-tumour")
 

@@ -35,8 +35,9 @@ import pandas as pd  # noqa: E402
 
 from common.reporting import hardware_summary, write_table  # noqa: E402
 from sdrdin import SDRDINConfig  # noqa: E402
-from sdrdin.evaluate import SDRDINPredictor  # noqa: E402
-from sdrdin.train import _losses, build_network, tasks_of  # noqa: E402
+from sdrdin.inference import SDRDINPredictor  # noqa: E402
+from sdrdin.model import build_network, tasks_of  # noqa: E402
+from sdrdin.train import _losses  # noqa: E402
 
 N_CLASSES = 6
 
@@ -91,8 +92,8 @@ def bench_inference(name, cfg, side, repeats):
     joint = _network(cfg, "S-DRDIN")
     det, cls = _network(cfg, "DRDIN-detection"), _network(cfg, "DRDIN-classification")
     rows = []
-    for label, pred, params in (("S-DRDIN", SDRDINPredictor(joint, joint, cfg), joint.count_params()),
-                                ("DRDIN pair (detection + classification)", SDRDINPredictor(det, cls, cfg),
+    for label, pred, params in (("S-DRDIN", SDRDINPredictor(joint, cfg, classifier=joint), joint.count_params()),
+                                ("DRDIN pair (detection + classification)", SDRDINPredictor(det, cfg, classifier=cls),
                                  det.count_params() + cls.count_params())):
         pred.maps(img[:64, :64])   # builds the fully convolutional twins
         best = min(_timed(lambda: pred.maps(img)) for _ in range(repeats))

@@ -34,8 +34,8 @@ import pandas as pd  # noqa: E402
 from common.reporting import hardware_summary, write_table  # noqa: E402
 from yolo_transfer import YoloConfig, build_yolo, set_trainable_modules  # noqa: E402
 from yolo_transfer.data import encode_targets  # noqa: E402
-from yolo_transfer.evaluate import YoloPredictor  # noqa: E402
-from yolo_transfer.train import _compile  # noqa: E402
+from yolo_transfer.inference import YoloPredictor  # noqa: E402
+from yolo_transfer.train import compile_yolo  # noqa: E402
 
 
 def _timed(fn):
@@ -65,7 +65,7 @@ def bench_training(name, cfg, steps, repeats):
         keras.utils.set_random_seed(0)
         model = build_yolo(cfg)
         set_trainable_modules(model, modules)
-        _compile(model, cfg)
+        compile_yolo(model, cfg)
         n = cfg.batch_size * steps
         x, y = _data(model, cfg, n)
         model.fit(x[:cfg.batch_size * 2], tuple(t[:cfg.batch_size * 2] for t in y), batch_size=cfg.batch_size,
@@ -82,7 +82,7 @@ def bench_training(name, cfg, steps, repeats):
 def bench_inference(name, cfg, n, repeats):
     keras.utils.set_random_seed(0)
     model = build_yolo(cfg)
-    pred = YoloPredictor(model, cfg, ("RBC", "WBC", "Platelets"))
+    pred = YoloPredictor(model, cfg, class_names=("RBC", "WBC", "Platelets"))
     imgs = list(np.random.default_rng(1).integers(0, 256, (n, 480, 640, 3), dtype=np.uint8))
     pred.predict_many(imgs[:2], threshold=cfg.eval_score)
     best = min(_timed(lambda: pred.predict_many(imgs, threshold=cfg.eval_score)) for _ in range(repeats))

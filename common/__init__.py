@@ -13,7 +13,7 @@ def lazy_attributes(package: str, namespace: dict, names: dict):
 
     ``names`` maps a submodule (relative to ``package``) to the space-separated names it defines; the
     submodule is imported on first access (so importing the package does not import TensorFlow), as
-    scikit-image's lazy loader does. ``TITLE`` is always public.
+    scikit-image's lazy loader does.
     """
     import importlib
 
@@ -29,4 +29,4 @@ def lazy_attributes(package: str, namespace: dict, names: dict):
     def __dir__():
         return sorted(set(namespace) | set(where))
 
-    return __getattr__, __dir__, ["TITLE", *sorted(where)]
+    return __getattr__, __dir__, sorted(where)

@@ -1,123 +1,101 @@
-"""The ``cellrepro`` console script: ``cellrepro reproduce [--quick] [--papers ...] [--out DIR]``,
-``cellrepro papers`` and ``cellrepro --version``.
+"""The ``cellrepro`` console script.
 
-Paper packages are found by name with importlib, so ``common`` never imports them statically; each
-package's ``TITLE`` names its paper. Neither ``--help`` nor ``papers`` imports TensorFlow.
+* ``cellrepro <paper> reproduce|train|predict|evaluate ...`` - a paper's command line
+  (:class:`common.paper_cli.PaperCLI`; ``python -m <paper> ...`` is the same parser);
+* ``cellrepro reproduce [--quick] [--papers ...] [--out DIR]`` - every paper's tables;
+* ``cellrepro papers`` - the registered papers; ``cellrepro --version``.
+
+The papers are the ``cellrepro.papers`` entry points (:mod:`common.contract`), so ``common`` never
+imports a paper package by name and a paper from another distribution joins without editing this
+file. Neither ``--help`` nor ``papers`` imports TensorFlow.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import importlib.util
+import difflib
 import sys
 import time
 
-from common import __version__
+from common import __version__, contract
+from common.paper_cli import PaperCLI, run_verb
 
-PAPERS = ("awarenet", "sdrdin", "mapde", "yolo_transfer", "pointnet_cells")
-
-
-def title(paper: str) -> str:
-    """The paper's title, from its package's ``TITLE``."""
-    return getattr(importlib.import_module(paper), "TITLE", paper)
-
-
-def _has_reproduce(paper: str) -> bool:
-    try:
-        return importlib.util.find_spec(f"{paper}.reproduce") is not None
-    except ModuleNotFoundError:
-        return False
-
-
-def state(paper: str) -> str:
-    """``"ready"``, ``"in progress"`` (a ``reproduce`` module, but the package's ``READY`` is False)
-    or ``"not implemented yet"``."""
-    if not _has_reproduce(paper):
-        return "not implemented yet"
-    return "ready" if getattr(importlib.import_module(paper), "READY", True) else "in progress"
-
-
-def _reproduce_module(paper: str):
-    """The paper's ``reproduce`` module, or None while the paper is not ready."""
-    if state(paper) != "ready":
-        return None
-    return importlib.import_module(f"{paper}.reproduce")
-
-
-def status() -> dict:
-    """{paper: True if it is ready to reproduce} (without importing TensorFlow)."""
-    return {p: state(p) == "ready" for p in PAPERS}
+_COMMANDS = ("reproduce", "papers")
 
 
 def _cmd_reproduce(args) -> int:
-    papers = args.papers or list(PAPERS)
-    unknown = [p for p in papers if p not in PAPERS]
+    known = contract.names()
+    papers = args.papers or known
+    unknown = [p for p in papers if p not in known]
     if unknown:
-        print(f"cellrepro: unknown paper(s) {unknown}; choose from {list(PAPERS)}", file=sys.stderr)
-        return 2
+        raise ValueError(f"unknown paper(s) {unknown}; choose from {known}")
     from common.logs import quiet_tensorflow
 
     quiet_tensorflow(args.verbose)
-    ran = 0
-    for p in papers:
-        mod = _reproduce_module(p)
-        if mod is None:
-            print(f"[{p}] {state(p)} - skipped ({title(p)})")
-            continue
-        print(f"[{p}] {title(p)}", flush=True)
+    for name in papers:
+        paper = contract.get(name)
+        print(f"[{name}] {paper.title}", flush=True)
         t0 = time.time()
-        mod.main(quick=args.quick, out=args.out)
-        print(f"[{p}] done in {time.time() - t0:.1f} s", flush=True)
-        ran += 1
-    if ran == 0:
-        print("No paper package is implemented yet; nothing was reproduced.")
+        paper.reproduce(quick=args.quick, out=args.out, rows=paper.default_rows(args.quick))
+        print(f"[{name}] done in {time.time() - t0:.1f} s", flush=True)
     return 0
 
 
 def _cmd_papers(_args) -> int:
-    for p in PAPERS:
-        print(f"{p:16s} {state(p):20s} {title(p)}")
+    for name, paper in contract.papers().items():
+        mpp = f"{paper.mpp:g} um/px" if paper.mpp else "mpp -"
+        print(f"{name:16s} radius {paper.match_radius:g} px, {mpp:12s} {paper.title}")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
+    names = contract.names()
     parser = argparse.ArgumentParser(
         prog="cellrepro",
-        description="Reproduce five published cell-detection papers (Keras 3 / TensorFlow). Each paper also "
-                    "has its own command line: python -m <paper> reproduce|train|predict|evaluate.",
+        usage="cellrepro [-h] [--version] {" + ",".join([*names, *_COMMANDS]) + "} ...",
+        description="Reproduce published cell-detection papers (Keras 3 / TensorFlow). "
+                    "`cellrepro <paper> reproduce|train|predict|evaluate` is each paper's command line "
+                    f"(papers: {', '.join(names)}); `python -m <paper>` is the same.",
     )
     parser.add_argument("--version", action="version", version=f"cellrepro {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True)
+    sub = parser.add_subparsers(dest="command", required=True, metavar="{" + ",".join(_COMMANDS) + "}")
     rep = sub.add_parser("reproduce", help="reproduce each paper's table next to the paper's numbers")
     rep.add_argument("--quick", action="store_true", help="small CPU preset on the embedded synthetic data")
-    rep.add_argument("--papers", nargs="+", metavar="PAPER", help=f"subset of {', '.join(PAPERS)}")
+    rep.add_argument("--papers", nargs="+", metavar="PAPER", help=f"subset of {', '.join(names)}")
     rep.add_argument("--out", default="runs/reproduce", help="output folder (default: runs/reproduce)")
     rep.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                      help="2 also shows TensorFlow's start-up logs (default: 1)")
     rep.set_defaults(func=_cmd_reproduce)
-    pap = sub.add_parser("papers", help="list the paper packages and whether they are implemented")
+    pap = sub.add_parser("papers", help="list the registered papers")
     pap.set_defaults(func=_cmd_papers)
     return parser
 
 
-def main(argv=None) -> int:
+def main(argv=None, prog: str | None = None) -> int:
+    """``cellrepro ...``; ``prog`` names the program for ``python -m <paper>``."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    first = argv[0] if argv else ""
+    names = contract.names()
+    if first in names:
+        return PaperCLI(first, prog=prog or f"cellrepro {first}").main(argv[1:])
+    if first and not first.startswith("-") and first not in _COMMANDS:
+        close = difflib.get_close_matches(first, [*names, *_COMMANDS], n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"cellrepro: error: unknown paper or command {first!r}{hint} (papers: {', '.join(names)}; "
+              f"commands: {', '.join(_COMMANDS)})", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except KeyboardInterrupt:
-        print("cellrepro: interrupted", file=sys.stderr)
-        return 130
-    except Exception as exc:   # one line; the traceback with --verbose 2
-        from common.paper_cli import _expected, _one_line
+    return run_verb(f"cellrepro {args.command}", args)
 
-        if getattr(args, "verbose", 1) >= 2:
-            import traceback
 
-            traceback.print_exc()
-        kind = "error" if _expected(exc) else f"unexpected error {type(exc).__name__}"
-        print(f"cellrepro {args.command}: {kind}: {_one_line(exc)}", file=sys.stderr)
-        return 2 if _expected(exc) else 1
+def paper_main(name: str) -> int:
+    """``python -m <paper>``: the same parser as ``cellrepro <paper>``. A package run this way that no
+    entry point names yet (a paper being written from the template) registers its own ``PAPER``."""
+    if name not in contract.names():
+        import importlib
+
+        contract.register(importlib.import_module(f"{name}.paper").PAPER)
+    return main([name, *sys.argv[1:]], prog=f"python -m {name}")
 
 
 if __name__ == "__main__":  # pragma: no cover

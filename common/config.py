@@ -19,6 +19,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import json
+import math
 import os
 import types
 import typing
@@ -91,6 +92,8 @@ def _coerce(name: str, tp, value, from_text: bool):
             errors.append("a whole number")
         elif base is float:
             if isinstance(value, (int, float)) and not isinstance(value, bool):
+                if not math.isfinite(value):
+                    raise ValueError(f"{name} must be a finite number, got {value!r}")
                 return float(value)
             errors.append("a number")
         elif base is str:
@@ -115,7 +118,8 @@ class PaperConfig:
     """Base of every paper config. Subclasses set the class attributes and add their fields.
 
     Class attributes:
-        PAPER: the package name (``"awarenet"``), written into ``config.json``.
+        PAPER: the package name (``"awarenet"``), written into ``config.json``; by default the package
+            the subclass is defined in.
         TABLE: the paper's table the variants are rows of (``"Table 2"``).
         QUICK: the overrides of the CPU preset.
         VARIANTS: ``{row name: overrides}``, one per table row.
@@ -137,7 +141,16 @@ class PaperConfig:
     dead_output_epochs: int | None = 3    # stop when the validation output is constant this many epochs (ours)
     extra: dict = field(default_factory=dict)       # free-form notes kept with the run
 
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "PAPER" not in cls.__dict__:
+            cls.PAPER = cls.__module__.split(".")[0]
+
     def __post_init__(self):
+        for f in dataclasses.fields(self):
+            v = getattr(self, f.name)
+            if isinstance(v, float) and not math.isfinite(v):
+                raise ValueError(f"{f.name} must be a finite number, got {v!r}")
         if self.preset not in _PRESETS:
             raise ValueError(f"preset must be one of {list(_PRESETS)}, got {self.preset!r}")
         if not isinstance(self.seed, int) or isinstance(self.seed, bool) or self.seed < 0:
@@ -151,6 +164,28 @@ class PaperConfig:
     def validate(self) -> None:
         """Paper-specific checks (subclasses override; raise ValueError)."""
 
+    # helpers for validate()
+    def require_choice(self, name: str, choices) -> None:
+        """``name`` must be one of ``choices``."""
+        if getattr(self, name) not in choices:
+            shown = " or ".join(repr(c) for c in choices)
+            raise ValueError(f"{name} must be {shown}, got {getattr(self, name)!r}")
+
+    def require_positive(self, *names: str, at_least: float | None = None) -> None:
+        """Each named field must be > 0 (or >= ``at_least``)."""
+        for name in names:
+            v = getattr(self, name)
+            if (at_least is None and not v > 0) or (at_least is not None and not v >= at_least):
+                raise ValueError(f"{name} must be {'> 0' if at_least is None else f'>= {at_least:g}'}, got {v!r}")
+
+    def require_pooled(self, size: str, depth: str) -> None:
+        """An encoder of ``depth`` levels (``depth - 1`` 2x2 poolings) on inputs of side ``size``."""
+        d, n = getattr(self, depth), getattr(self, size)
+        if d < 2:
+            raise ValueError(f"{depth} must be >= 2, got {d}")
+        if n % (2 ** (d - 1)):
+            raise ValueError(f"{size} {n} must be divisible by 2**({depth}-1) = {2 ** (d - 1)}")
+
     # ------------------------------------------------------------------ constructors
     @classmethod
     def quick(cls, **overrides):
@@ -159,10 +194,11 @@ class PaperConfig:
         return cfg.with_overrides(**overrides) if overrides else cfg
 
     @classmethod
-    def preset_config(cls, quick: bool = False, **overrides):
-        """``quick()`` or the paper config, with overrides."""
-        cfg = cls.quick() if quick else cls()
-        return cfg.with_overrides(**overrides) if overrides else cfg
+    def ensure(cls, config):
+        """``config`` when it is one of this class's configs; a clear error otherwise."""
+        if not isinstance(config, cls):
+            raise ValueError(f"config must be a {cls.__name__}, got {type(config).__name__}")
+        return config
 
     @classmethod
     def field_types(cls) -> dict:
@@ -196,8 +232,12 @@ class PaperConfig:
         return dataclasses.replace(self, overrides=recorded, **changes)
 
     def with_text_overrides(self, items):
-        """``with_overrides`` from ``["KEY=VALUE", ...]`` (values read as JSON, else as text)."""
-        return self.with_overrides(_from_text=True, **parse_key_values(items))
+        """``with_overrides`` from ``["KEY=VALUE", ...]`` (values read as JSON, else as text); the data
+        set is not an override (``--data`` names it, and a run folder resumes only on the same data)."""
+        kv = parse_key_values(items)
+        if "data" in kv:
+            raise ValueError("set the data with --data, not --set data=...")
+        return self.with_overrides(_from_text=True, **kv)
 
     def cap_epochs(self, epochs: int | None):
         """Every ``EPOCH_FIELDS`` field capped at ``epochs`` (None: unchanged)."""

@@ -34,8 +34,8 @@ from common import _checks
 from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
 from common.labels import encode_classes
 
-__all__ = ["SPLITS", "Sample", "SampleList", "check_min_size", "class_counts", "default_data_root", "load",
-           "load_split", "load_splits", "parse_synthetic", "seeded_split"]
+__all__ = ["SPLITS", "Sample", "SampleList", "check_data_name", "check_min_size", "class_counts", "default_data_root",
+           "load", "load_split", "load_splits", "parse_synthetic", "require_cells", "seeded_split"]
 
 SPLITS = ("train", "val", "test", "trainval", "all")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -110,6 +110,16 @@ def check_min_size(samples, size: int, what: str, network: str, hint: str) -> No
         raise ValueError(f"{len(small)} {what} image(s) are smaller than {network} (e.g. {small[0]!r}); {hint}")
 
 
+def require_cells(samples, what: str = "training", why: str = ""):
+    """``samples`` unless the split is empty or has no annotated cell at all (a clear error naming the
+    split; ``why`` says what needs them)."""
+    if samples is None or len(samples) == 0:
+        raise ValueError(f"the {what} split is empty")
+    if not any(len(s.points) for s in samples):
+        raise ValueError(f"the {what} split has no annotated cells (empty annotations)" + (f": {why}" if why else ""))
+    return samples
+
+
 def class_counts(samples: Sequence[Sample]) -> np.ndarray:
     """Number of annotated cells of each class over ``samples`` (unclassified cells excluded)."""
     if not samples:
@@ -180,7 +190,7 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
     name = os.fspath(name_or_path)
     if name == "synthetic" or name.startswith("synthetic:"):
         kind, opts = parse_synthetic(name)
-        return _load_synthetic(kind or options.pop("kind", ""), split, **{**opts, **options})
+        return _load_synthetic(kind or options.pop("kind", ""), split, **{**options, **opts})
     if name == "crchisto":
         return _load_crchisto(split, data_root or default_data_root())
     if name == "bccd":
@@ -194,11 +204,15 @@ def load(name_or_path, split: str = "train", data_root=None, **options) -> Sampl
     )
 
 
+_SYNTHETIC_OPTIONS = "faint_factor=<number>, boxes=1|0, images=<count per split>, size=<px>"
+
+
 def parse_synthetic(name: str) -> tuple[str, dict]:
     """``"synthetic:mihc:faint_factor=1"`` -> ``("mihc", {"faint_factor": 1.0})``.
 
     Options after the kind are ``key=value`` pairs separated by ``:`` or ``,``: ``faint_factor`` (a
-    number) and ``boxes`` (1 / 0: give every cell its bounding box; ``blood`` has them by default).
+    number), ``boxes`` (1 / 0: give every cell its bounding box; ``blood`` has them by default), and
+    ``images`` / ``size`` (images per split and their side, replacing a paper's synthetic sizes).
     """
     parts = name.split(":")
     kind = parts[1] if len(parts) > 1 else ""
@@ -207,20 +221,60 @@ def parse_synthetic(name: str) -> tuple[str, dict]:
         if not item.strip():
             continue
         key, sep, value = item.partition("=")
-        key = key.strip()
-        if key not in ("faint_factor", "boxes") or not sep:
-            raise ValueError(f"unknown synthetic data option {item!r} in {name!r}; known: faint_factor=<number>, "
-                             "boxes=1|0")
+        key, value = key.strip(), value.strip()
+        if key not in ("faint_factor", "boxes", "images", "size") or not sep:
+            raise ValueError(f"unknown synthetic data option {item!r} in {name!r}; known: {_SYNTHETIC_OPTIONS}")
         if key == "boxes":
-            if value.strip() not in ("0", "1", "true", "false"):
+            if value not in ("0", "1", "true", "false"):
                 raise ValueError(f"boxes must be 1 or 0, got {value!r} in {name!r}")
-            opts["boxes"] = value.strip() in ("1", "true")
-            continue
-        try:
-            opts["faint_factor"] = float(value)
-        except ValueError as exc:
-            raise ValueError(f"faint_factor must be a number, got {value!r} in {name!r}") from exc
+            opts["boxes"] = value in ("1", "true")
+        elif key in ("images", "size"):
+            if not value.isdigit() or int(value) < (1 if key == "images" else 16):
+                raise ValueError(f"{key} must be a whole number >= {1 if key == 'images' else 16}, got {value!r} "
+                                 f"in {name!r}")
+            opts["n_images" if key == "images" else "size"] = int(value)
+        else:
+            try:
+                opts["faint_factor"] = float(value)
+            except ValueError as exc:
+                raise ValueError(f"faint_factor must be a number, got {value!r} in {name!r}") from exc
+            if not np.isfinite(opts["faint_factor"]) or opts["faint_factor"] < 0:
+                raise ValueError(f"faint_factor must be a finite number >= 0, got {value!r} in {name!r}")
     return kind, opts
+
+
+_NAMED = {"crchisto": ("crchistophenotypes", "CRCHistoPhenotypes"), "bccd": ("bccd", "BCCD"),
+          "deepliif": ("deepliif_ki67_sample", "the DeepLIIF Ki67 sample")}
+
+
+def check_data_name(name, data_root=None) -> str:
+    """A quick check of a data name or folder before anything is loaded: a known synthetic kind with
+    valid options, a named set present under ``data_root``, or a folder with ``images/`` and
+    ``points.csv``. Returns the name; raises ``ValueError`` / ``FileNotFoundError`` in one line."""
+    name = os.fspath(name) if name is not None else ""
+    if not name:
+        raise ValueError("data must be a dataset name or folder, got ''")
+    if name == "synthetic" or name.startswith("synthetic:"):
+        from common.synthetic import KINDS, OBJECT_KINDS
+
+        kind, _ = parse_synthetic(name)
+        if kind not in KINDS and kind not in OBJECT_KINDS:
+            raise ValueError(f"synthetic kind must be one of {sorted(KINDS) + list(OBJECT_KINDS)} "
+                             f"(as 'synthetic:<kind>'), got {kind!r}")
+        return name
+    if name in _NAMED:
+        sub, what = _NAMED[name]
+        _require_dir(os.path.join(data_root or default_data_root(), sub), what)
+        return name
+    if os.path.isdir(name):
+        _require_dir(os.path.join(name, "images"), f"images/ folder of {name}")
+        if not os.path.isfile(os.path.join(name, "points.csv")):
+            raise FileNotFoundError(f"{name}: missing points.csv (columns image,x,y[,class])")
+        return name
+    if os.path.exists(name):
+        raise ValueError(f"--data {name} is a file: give a folder holding images/ and points.csv, or a data set name")
+    raise FileNotFoundError(f"unknown dataset {name!r}: expected 'synthetic[:<kind>]', 'crchisto', 'bccd', "
+                            "'deepliif' or an existing folder with images/ and points.csv")
 
 
 def load_splits(name, seed: int = 0, data_root=None, synthetic_sizes: dict | None = None) -> tuple:
@@ -245,7 +299,9 @@ def load_split(name, split: str, seed: int = 0, data_root=None, synthetic_sizes:
         sizes = synthetic_sizes or {"train": (24, 256), "val": (8, 256), "test": (8, 256)}
         if split not in sizes:
             raise ValueError(f"split must be one of {list(sizes)}, got {split!r}")
-        return load(name, split=split, n_images=sizes[split][0], size=sizes[split][1], seed=seed)
+        n, size = sizes[split]
+        _, opts = parse_synthetic(name)   # images= / size= in the name replace the paper's sizes
+        return load(name, split=split, seed=seed, **{"n_images": n, "size": size, **opts})
     return load(name, split=split, data_root=data_root, **({"seed": seed} if os.path.isdir(name) else {}))
 
 

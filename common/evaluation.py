@@ -6,6 +6,8 @@
   warns (:class:`EdgeOfSearchWarning`) and is recorded.
 * :func:`score` gives Precision, Recall, F1, TP, FP, FN per matching radius, plus the weighted
   classification Precision / Recall / F1 over matched cells where the detections carry classes.
+* :class:`Calibration` is what every predictor's ``calibrate(val, maps=None)`` returns, and
+  :func:`calibrate_run` writes it into a run folder (``postprocess.json``, ``sweep.csv``).
 
 ``paper.py`` modules rename these columns for display only.
 """
@@ -14,6 +16,7 @@ from __future__ import annotations
 
 import itertools
 import warnings
+from dataclasses import dataclass
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
@@ -22,7 +25,8 @@ from scipy import ndimage
 
 from common.matching import classification_scores, detection_scores
 
-__all__ = ["DETECTION_METRICS", "CLASS_METRICS", "EdgeOfSearchWarning", "calibrate", "score", "threshold_candidates"]
+__all__ = ["DETECTION_METRICS", "CLASS_METRICS", "Calibration", "EdgeOfSearchWarning", "calibrate", "calibrate_run",
+           "score", "threshold_candidates"]
 
 DETECTION_METRICS = ("Precision", "Recall", "F1", "TP", "FP", "FN")
 CLASS_METRICS = ("Class Precision", "Class Recall", "Class F1")
@@ -30,6 +34,42 @@ CLASS_METRICS = ("Class Precision", "Class Recall", "Class F1")
 
 class EdgeOfSearchWarning(UserWarning):
     """The best value of a calibrated parameter lies on the edge of the values searched."""
+
+
+@dataclass
+class Calibration:
+    """A predictor's post-processing tuned on a validation split.
+
+    Attributes:
+        method: the default location method (a key of ``params``).
+        params: ``{method: {threshold, ..., F1, edge}}`` for every method tuned.
+        sweep: every setting tried (a DataFrame with a ``method`` column).
+        criterion: what was maximised, for the record (``"F1 at 6 px"``).
+    """
+
+    method: str
+    params: dict
+    sweep: pd.DataFrame
+    criterion: str
+
+    def __post_init__(self):
+        if self.method not in self.params:
+            raise ValueError(f"the default method {self.method!r} has no parameters in {sorted(self.params)}")
+
+
+def calibrate_run(predictor, val, run_dir, maps=None):
+    """Calibrates ``predictor`` on the validation samples and writes ``postprocess.json`` and ``sweep.csv``
+    into ``run_dir``; returns the predictor with its new post-processing.
+
+    ``maps`` may hold the validation maps already computed (one dict per sample)."""
+    from common.training import RunDir
+
+    cal = predictor.calibrate(val, maps=maps)
+    run = RunDir(run_dir)
+    run.write_postprocess(cal.method, cal.params, cal.sweep,
+                          source=f"validation split ({len(val)} images), best {cal.criterion}")
+    predictor.postprocess = run.postprocess()
+    return predictor
 
 
 def _local_maxima(m: np.ndarray, size: int = 5) -> np.ndarray:

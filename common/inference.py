@@ -19,7 +19,7 @@ import numpy as np
 
 from common import _checks
 
-__all__ = ["Detections", "Predictor", "load_keras", "receptive_field", "resolve_run"]
+__all__ = ["Detections", "Predictor", "load_keras", "receptive_field", "resolve_run", "run_folder"]
 
 
 @dataclass
@@ -192,6 +192,20 @@ def receptive_field(model) -> tuple[float, float]:
 # predictor
 
 
+def run_folder(path) -> str:
+    """The run folder of a path: the folder itself, or the folder of a file inside one (``model.keras``).
+
+    Raises:
+        FileNotFoundError: nothing at ``path``.
+    """
+    path = os.fspath(path)
+    if os.path.isdir(path):
+        return path
+    if os.path.isfile(path):
+        return os.path.dirname(os.path.abspath(path))
+    raise FileNotFoundError(f"no run folder or model file at {path}: pass a run folder written by `train`")
+
+
 def resolve_run(path, model_file: str = "model.keras") -> tuple[str, str]:
     """``(run folder, model file)`` of a run folder or a ``.keras`` file inside one."""
     path = os.fspath(path)
@@ -239,8 +253,11 @@ def load_keras(path, expected: tuple, paper: str):
 class Predictor:
     """A trained model with its post-processing: ``maps(image)`` and ``predict(image) -> Detections``.
 
-    Subclasses implement :meth:`forward` (a batch of tiles -> a batch of maps) and :meth:`detect`
-    (maps -> :class:`Detections`), and set ``tile_size``, ``reach`` and ``alignment``.
+    Every predictor takes the same arguments in the same order, ``(model, config, postprocess=None,
+    class_names=None, folder=None)``, then its paper's own keyword-only options. Subclasses implement
+    :meth:`forward` (a batch of tiles -> a batch of maps), :meth:`detect` (maps -> :class:`Detections`)
+    and :meth:`calibrate`, and set ``tile_size``, ``reach`` and ``alignment``; a model that gives
+    detections without maps (proposals, boxes) overrides :meth:`predict` instead.
 
     Attributes:
         tile_size: side of the square tiles large images are cut into.
@@ -258,7 +275,11 @@ class Predictor:
     pad_mode: str = "reflect"
     fixed_input: bool = True    # False: fully convolutional, an image that fits one tile runs as it is
 
-    def __init__(self, config=None, postprocess: dict | None = None, class_names=None, folder: str | None = None):
+    methods: tuple = ()        # the location methods ``predict`` takes (the first is the default)
+
+    def __init__(self, model, config=None, postprocess: dict | None = None, class_names=None,
+                 folder: str | None = None):
+        self.model = model
         self.config = config
         self.postprocess = dict(postprocess or {})
         self.class_names = tuple(class_names) if class_names is not None else None
@@ -275,6 +296,11 @@ class Predictor:
 
     def detect(self, maps: dict, image: np.ndarray, method: str | None = None, **params) -> Detections:
         raise NotImplementedError  # pragma: no cover - abstract
+
+    def calibrate(self, val, maps=None):  # pragma: no cover - abstract
+        """Tunes the post-processing on annotated validation samples: a
+        :class:`common.evaluation.Calibration` (``maps``: the validation maps, when already computed)."""
+        raise NotImplementedError
 
     # -- tiling -----------------------------------------------------------------------------
     @property
@@ -321,7 +347,13 @@ class Predictor:
     def predict(self, image, method: str | None = None, progress: bool = False, **params) -> Detections:
         """Cells in one RGB uint8 image, with the run's tuned post-processing unless overridden."""
         image = _checks.as_rgb_image(image, "image")
+        self.check_method(method)
         return self.detect(self.maps(image, progress=progress), image, method, **params)
+
+    def check_method(self, method) -> None:
+        """Refuses a location method this predictor does not have."""
+        if method is not None and self.methods and method not in self.methods:
+            raise ValueError(f"this model locates cells by {list(self.methods)}, not {method!r}")
 
     def history(self) -> list:
         """The training history of the run folder (empty without one)."""
@@ -340,6 +372,12 @@ class Predictor:
             have = sorted(pp.get("params", {}))
             raise ValueError(f"no tuned parameters for method {method!r} (the run has {have or 'none'}): "
                              "pass them explicitly or calibrate the run first")
+        where = os.path.join(self.folder, "postprocess.json") if self.folder else "postprocess.json"
+        for key in ("threshold", "min_distance"):
+            v = params.get(key)
+            if key in params and (isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v)):
+                raise ValueError(f"{where}: the {method} {key} is {v!r}, not a finite number; retrain (recalibrate) "
+                                 "the run or pass --threshold")
         return method, dict(params)
 
 

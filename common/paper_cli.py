@@ -1,9 +1,11 @@
-"""The one command line every paper uses: ``python -m <paper> reproduce|train|predict|evaluate``.
+"""The one command line every paper uses: ``cellrepro <paper> reproduce|train|predict|evaluate``
+(``python -m <paper>`` is the same parser).
 
-Each paper's ``__main__`` builds a :class:`PaperCLI` with its name, title, config class, table rows
-and a few hooks (how to train a run folder, which extra flags its verbs take); everything else -
+:class:`PaperCLI` builds a paper's parser from its :class:`common.contract.Paper` - the facts (rows,
+synthetic kind, matching radius) and the command-line hooks (its own flags) - and runs the verbs:
 shared flags, data loading, output naming, predict's CSV / GeoJSON / counts / overlay files,
-evaluate's ``metrics.csv``, error handling and quiet logs - lives here.
+evaluate's ``metrics.csv``, error handling and quiet logs. Every path, data name, output folder and
+override is checked before TensorFlow is imported, and a refused command creates no folder.
 
 Importing this module imports neither TensorFlow nor Keras, so ``--help`` answers at once.
 """
@@ -11,17 +13,22 @@ Importing this module imports neither TensorFlow nor Keras, so ``--help`` answer
 from __future__ import annotations
 
 import argparse
+import difflib
 import glob
+import math
 import os
 import sys
 import time
 import traceback
-from dataclasses import dataclass, field
-from typing import Callable
 
-__all__ = ["PaperCLI", "check_out_dir", "expand_images", "overlay"]
+__all__ = ["PaperCLI", "VERBS", "check_out_dir", "check_out_path", "expand_images", "finite_float", "overlay",
+           "output_names"]
 
+VERBS = ("reproduce", "train", "predict", "evaluate")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+# per-image output suffixes; the per-call files (counts.csv) end in none of them, so no input name collides
+CELLS_SUFFIX, GEOJSON_SUFFIX, OVERLAY_SUFFIX = "_cells.csv", ".geojson", "_overlay.png"
+COUNTS_FILE = "counts.csv"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -34,190 +41,192 @@ class _Formatter(argparse.RawDescriptionHelpFormatter):
         return text + " (default: %(default)s)"
 
 
-@dataclass
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (``nan`` and ``inf`` are refused)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a finite number, got {text!r}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = finite_float(text)
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {text!r}")
+    return value
+
+
 class PaperCLI:
-    """A paper's command line.
+    """A paper's command line, built from its :class:`common.contract.Paper`.
 
-    Attributes:
-        name: the package (``"awarenet"``).
-        title: one line naming the paper.
-        rows: the table rows ``reproduce --rows`` accepts.
-        synthetic: the synthetic kind ``--data synthetic`` means (``"mihc"``).
-        configure: ``(config, args) -> config`` for the train verb's paper flags (a row, a model).
-        add_arguments: ``{verb: (parser) -> None}`` paper-specific flags.
-        train_kwargs: ``(args) -> dict`` extra arguments of ``<paper>.train.train``.
-        load_kwargs: ``(args) -> dict`` extra arguments of ``<paper>.evaluate.load``.
-        detect_kwargs: ``(args) -> dict`` passed to ``predictor.predict`` (method, threshold ...).
-        default_radius: the paper's matching radius (evaluate's default).
-        scorer: the name of a function in ``<paper>.evaluate`` that scores a split for evaluate,
-            ``(predictor, samples, radii, progress=, **detect_kwargs) -> DataFrame`` (box detectors:
-            AP and mAP); None: point matching at the radii (:func:`common.evaluation.score`).
-        split_loader: the name of a function in ``<paper>.reproduce``, ``(name, split, seed, data_root)
-            -> SampleList``, that evaluate reads real data and folders with (a paper's own layouts, e.g.
-            VOC and Ultralytics folders); None: :func:`common.datasets.load`.
-        path_flags: paper flags (added in ``add_arguments``) that name a file and set the config field
-            of the same name, recorded as an override with the absolute path (``--weights``).
-        reproduce_kwargs: ``(args) -> dict`` extra arguments of ``<paper>.reproduce.main`` (from the
-            paper's reproduce flags).
-
-    The paper's code is reached by name, imported only when a verb runs: ``<paper>.config`` (its
-    ``PaperConfig`` subclass, ``config_class``), ``<paper>.reproduce.main`` / ``load_splits``,
-    ``<paper>.train.train(config, train, val, run_dir, resume=, verbose=, **train_kwargs)`` and
-    ``<paper>.evaluate.load(run, **load_kwargs)``.
+    Args:
+        paper: the paper (or its registered name).
+        prog: the program name shown in help and errors (``cellrepro mapde`` or ``python -m mapde``).
     """
 
-    name: str
-    title: str
-    rows: tuple
-    synthetic: str
-    config_class: str
-    configure: Callable = lambda cfg, args: cfg
-    add_arguments: dict = field(default_factory=dict)
-    train_kwargs: Callable = lambda args: {}
-    load_kwargs: Callable = lambda args: {}
-    detect_kwargs: Callable = lambda args: {}
-    default_radius: float = 10.0
-    scorer: str | None = None
-    split_loader: str | None = None
-    path_flags: tuple = ()
-    reproduce_kwargs: Callable = lambda args: {}
+    def __init__(self, paper, prog: str | None = None):
+        from common.contract import get
 
-    def _get(self, module: str, attr: str):
-        import importlib
+        self.paper = get(paper)
+        self.prog = prog or f"cellrepro {self.paper.name}"
 
-        return getattr(importlib.import_module(f"{self.name}.{module}"), attr)
-
-    def config(self):
-        return self._get("config", self.config_class)
-
-    def reproduce(self):
-        return self._get("reproduce", "main")
-
-    def load_splits(self):
-        return self._get("reproduce", "load_splits")
-
-    def train(self, cfg, train, val, args):
-        return self._get("train", "train")(cfg, train, val, args.out, resume=not args.restart,
-                                           verbose=_keras_verbose(args.verbose), **self.train_kwargs(args))
-
-    def load(self, args):
-        return self._get("evaluate", "load")(args.model, **self.load_kwargs(args))
-
-    def default_rows(self, quick: bool) -> list:
-        """The rows ``reproduce`` runs without ``--rows``: all, or the paper's ``QUICK_ROWS`` with ``--quick``
-        when its reproduce module names some."""
-        if quick:
-            import importlib
-
-            rows = getattr(importlib.import_module(f"{self.name}.reproduce"), "QUICK_ROWS", None)
-            if rows:
-                return list(rows)
-        return list(self.rows)
+    @property
+    def name(self) -> str:
+        return self.paper.name
 
     # ------------------------------------------------------------------ parser
-    def data_name(self, data: str) -> str:
-        from common.reproduce import synthetic_alias
-
-        return synthetic_alias(data, self.synthetic)
-
     def build_parser(self) -> argparse.ArgumentParser:
-        p = argparse.ArgumentParser(prog=f"python -m {self.name}", formatter_class=_Formatter,
-                                    description=f"{self.title}: reproduce the paper's table, train, predict, evaluate.")
-        sub = p.add_subparsers(dest="command", required=True, metavar="{reproduce,train,predict,evaluate}")
-        data_help = (f"'synthetic' (the embedded synthetic:{self.synthetic}), 'synthetic:<kind>[:faint_factor=F]', "
+        paper = self.paper
+        rows = list(paper.rows)
+        p = argparse.ArgumentParser(
+            prog=self.prog, formatter_class=_Formatter,
+            description=f"{paper.title}: reproduce the paper's table, train, predict, evaluate.")
+        sub = p.add_subparsers(dest="command", required=True, metavar="{" + ",".join(VERBS) + "}")
+        data_help = (f"'synthetic' (the embedded synthetic:{paper.synthetic}), 'synthetic:<kind>[:option=value]', "
                      "'crchisto', 'bccd', 'deepliif', or a folder with images/ and points.csv")
 
-        def shared(q, data=True, quick=True, out_default=None, out_required=False, out_help="output folder"):
-            if data:
-                q.add_argument("--data", default="synthetic", help=data_help)
-                q.add_argument("--data-root", default=None,
-                               help="folder holding the real data sets (default: $CELLREPRO_DATA or ../shared/data)")
-            q.add_argument("--out", default=out_default, required=out_required, help=out_help)
-            if quick:
-                q.add_argument("--quick", action="store_true", help="the small CPU preset (minutes, not hours)")
-                q.add_argument("--epochs", type=int, default=None, help="cap the epochs of every trained model")
-                q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
-                               help="override a config field, e.g. --set learning_rate=1e-3 (repeatable; recorded)")
-            q.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, 0)")
+        def common(q, seed=True):
+            if seed:
+                q.add_argument("--seed", type=int, default=None, help="random seed (default: the config's, 0)")
             q.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2),
                            help="0 quiet, 1 progress (one line per epoch off a terminal), "
                                 "2 also TensorFlow's logs and full tracebacks")
 
+        def data(q):
+            q.add_argument("--data", default="synthetic", help=data_help)
+            q.add_argument("--data-root", default=None,
+                           help="folder holding the real data sets (default: $CELLREPRO_DATA or ../shared/data)")
+
+        def training(q):
+            q.add_argument("--quick", action="store_true", help="the small CPU preset (minutes, not hours)")
+            q.add_argument("--epochs", type=int, default=None, help="cap the epochs of every trained model")
+            q.add_argument("--set", action="append", default=[], metavar="KEY=VALUE",
+                           help="override a config field, e.g. --set learning_rate=1e-3 (repeatable; recorded)")
+
         def radius(q, text):
-            q.add_argument("--radius", type=float, nargs="+", default=None, metavar="R", help=text)
+            q.add_argument("--radius", type=_positive_float, nargs="+", default=None, metavar="R", help=text)
+
+        def detection(q):
+            if len(paper.methods) > 1:
+                q.add_argument("--method", choices=paper.methods, default=None,
+                               help="cell location method (default: the run's calibrated one)")
+            q.add_argument("--threshold", type=finite_float, default=None,
+                           help="detection threshold (default: the run's calibrated one)")
 
         r = sub.add_parser("reproduce", help="the paper's table(s), paper vs ours", formatter_class=_Formatter)
-        shared(r, out_default="runs/reproduce", out_help="results go to OUT/" + self.name)
-        r.add_argument("--rows", nargs="+", choices=list(self.rows), default=None, metavar="ROW",
-                       help=f"a subset of the table's rows: {', '.join(self.rows)} (default: all)")
+        data(r)
+        r.add_argument("--out", default="runs/reproduce", help="results go to OUT/" + paper.name)
+        training(r)
+        common(r)
+        r.add_argument("--rows", nargs="+", choices=rows, default=None, metavar="ROW",
+                       help=f"a subset of the table's rows: {', '.join(rows)} (default: all"
+                            + (f"; with --quick: {', '.join(paper.quick_rows)}" if paper.quick_rows else "") + ")")
         r.add_argument("--resume", action="store_true", help="continue interrupted run folders")
         radius(r, "matching radii in px: the first is the table's (default: the paper's)")
         r.set_defaults(func=self._reproduce)
 
         t = sub.add_parser("train", help="train one run folder and calibrate it on the validation split",
                            formatter_class=_Formatter)
-        shared(t, out_required=True, out_help="the run folder")
+        data(t)
+        t.add_argument("--out", required=True, help="the run folder")
+        t.add_argument("--row", default=paper.default_row, choices=rows, metavar="ROW",
+                       help=f"the table row whose network to train: {', '.join(rows)}")
+        training(t)
+        common(t)
         t.add_argument("--restart", action="store_true", help="start afresh instead of resuming an existing run folder")
-        radius(t, "matching radius in px for calibration (default: the paper's)")
+        radius(t, f"matching radius in px for calibration (default: the paper's, {paper.match_radius:g})")
         t.set_defaults(func=self._train)
 
         q = sub.add_parser("predict", help="cells in images: points CSV, QuPath GeoJSON, counts, overlays",
                            formatter_class=_Formatter)
         q.add_argument("images", nargs="+", help="image files, folders of images, or glob patterns")
         q.add_argument("--model", required=True, help="a run folder written by train (or its model.keras)")
-        shared(q, data=False, quick=False, out_required=True, out_help="folder for the output files")
+        q.add_argument("--out", required=True, help="folder for the output files")
+        detection(q)
         q.add_argument("--overlay", action="store_true",
-                       help="also write <image>_overlay.png with the detections drawn")
+                       help=f"also write <image>{OVERLAY_SUFFIX} with the detections drawn")
         q.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+        common(q, seed=False)
         q.set_defaults(func=self._predict)
 
         e = sub.add_parser("evaluate", help="precision / recall / F1 of a run on a split",
                            formatter_class=_Formatter)
         e.add_argument("--model", required=True, help="a run folder written by train (or its model.keras)")
-        shared(e, quick=False, out_help="write OUT/metrics.csv (one row per split and radius)")
+        data(e)
+        e.add_argument("--out", default=None, help="write OUT/metrics.csv (one row per split and radius)")
         e.add_argument("--split", nargs="+", default=["test"], choices=("train", "val", "test", "all"),
                        help="split(s) to score")
-        radius(e, f"matching radii in px (default: the run's, the paper's {self.default_radius:g})")
+        radius(e, f"matching radii in px (default: the run's, the paper's {paper.match_radius:g})")
+        detection(e)
+        common(e)
         e.set_defaults(func=self._evaluate)
-        for verb, add in self.add_arguments.items():
-            add({"reproduce": r, "train": t, "predict": q, "evaluate": e}[verb])
+        for verb, parser in {"reproduce": r, "train": t, "predict": q, "evaluate": e}.items():
+            paper.add_arguments(verb, parser)
         return p
 
-    # ------------------------------------------------------------------ verbs
+    # ------------------------------------------------------------------ helpers
     def _command(self, argv) -> str:
-        return " ".join([f"python -m {self.name}"] + list(argv))
+        return " ".join([self.prog] + list(argv))
 
     def _overrides(self, args) -> list:
-        items = list(args.set or [])
+        items = list(getattr(args, "set", None) or [])
         if getattr(args, "seed", None) is not None:
             items.append(f"seed={args.seed}")
-        for flag in self.path_flags:
+        for flag in self.paper.path_flags:
             if getattr(args, flag, None):
                 items.append(f"{flag}={os.path.abspath(getattr(args, flag))}")
         if getattr(args, "radius", None):
             items.append(f"match_radius={args.radius[0]}")
-            if len(args.radius) > 1 and "extra_radii" in self.config().field_types():
+            if len(args.radius) > 1 and "extra_radii" in self.paper.config_class().field_types():
                 items.append(f"extra_radii={list(args.radius[1:])}")
         return items
 
+    def _check_paths(self, args) -> None:
+        for flag in self.paper.path_flags:
+            value = getattr(args, flag, None)
+            if value and not os.path.isfile(value):
+                raise FileNotFoundError(f"--{flag.replace('_', '-')} {value}: no such file")
+
+    def _start_tensorflow(self, args) -> None:
+        from common.logs import quiet_tensorflow
+
+        quiet_tensorflow(args.verbose)
+
+    # ------------------------------------------------------------------ verbs
     def _reproduce(self, args) -> int:
-        main = self.reproduce()
-        main(quick=args.quick, out=args.out, data=args.data, rows=args.rows or self.default_rows(args.quick),
-             resume=args.resume,
-             verbose=_keras_verbose(args.verbose), command=self._command(args.argv), epochs=args.epochs,
-             overrides=self._overrides(args), data_root=args.data_root, **self.reproduce_kwargs(args))
+        from common.reproduce import resolve_config
+
+        self._check_paths(args)
+        if args.out:
+            check_out_path(args.out)
+        resolve_config(self.paper.config_class(), None, args.quick, self.paper.check_data(args.data, args.data_root),
+                       self._overrides(args), args.epochs)   # refuses bad overrides before any work
+        self._start_tensorflow(args)
+        self.paper.reproduce(quick=args.quick, out=args.out, data=args.data,
+                             rows=args.rows or self.paper.default_rows(args.quick), resume=args.resume,
+                             verbose=_keras_verbose(args.verbose), command=self._command(args.argv),
+                             epochs=args.epochs, overrides=self._overrides(args), data_root=args.data_root,
+                             **self.paper.reproduce_options(args))
         return 0
 
     def _train(self, args) -> int:
         from common.reproduce import resolve_config
 
-        cls = self.config()
-        cfg = self.configure(cls.quick() if args.quick else cls(), args)   # the row first, overrides on top
-        cfg = resolve_config(cls, cfg, args.quick, self.data_name(args.data), self._overrides(args), args.epochs)
-        tr, va, _ = self.load_splits()(args.data, cfg.seed, args.data_root)
+        cls = self.paper.config_class()
+        self._check_paths(args)
+        check_out_path(args.out, folder=True)
+        name = self.paper.check_data(args.data, args.data_root)
+        cfg = self.paper.configure((cls.quick() if args.quick else cls()).variant(args.row), args)
+        cfg = resolve_config(cls, cfg, args.quick, name, self._overrides(args), args.epochs)
+        tr, va, _ = self.paper.load_splits(args.data, cfg.seed, args.data_root)
         _say(args, f"data: {tr.description}; train {len(tr)} / val {len(va)} images")
+        self._start_tensorflow(args)
         t0 = time.time()
-        pred = self.train(cfg, tr, va, args)
+        pred = self.paper.train(cfg, tr, va, args.out, resume=not args.restart, verbose=_keras_verbose(args.verbose),
+                                **self.paper.train_options(args))
         pp = pred.postprocess
         _say(args, f"trained {os.path.join(args.out, 'model.keras')} ({len(pred.history())} epochs, "
                    f"{time.time() - t0:.0f} s); {pp.get('source', '')}")
@@ -228,6 +237,12 @@ class PaperCLI:
                                                  if params.get("edge") else ""))
         return 0
 
+    def _check_model(self, args):
+        """The run folder's config: it must be this paper's (read without TensorFlow)."""
+        from common.inference import run_folder
+
+        return self.paper.config_class().load(run_folder(args.model))
+
     def _predict(self, args) -> int:
         import numpy as np
         import pandas as pd
@@ -236,85 +251,72 @@ class PaperCLI:
 
         images = expand_images(args.images)
         out = args.out
-        check_out_dir(out)
-        names = {}
-        for path in images:
-            stem = os.path.splitext(os.path.basename(path))[0]
-            if stem in names:
-                raise ValueError(f"{path} and {names[stem]} would both write {stem}.csv: predict them into "
-                                 "separate --out folders")
-            names[stem] = path
-        planned = [os.path.join(out, f"{s}{ext}") for s in names for ext in
-                   (".csv", ".geojson") + (("_overlay.png",) if args.overlay else ())]
-        planned.append(os.path.join(out, "counts.csv"))
+        check_out_path(out, folder=True)
+        names = output_names(images)
+        planned = [os.path.join(out, f) for stem in names for f in
+                   (stem + CELLS_SUFFIX, stem + GEOJSON_SUFFIX) + ((stem + OVERLAY_SUFFIX,) if args.overlay else ())]
+        planned.append(os.path.join(out, COUNTS_FILE))
         existing = [p for p in planned if os.path.exists(p)]
         if existing and not args.overwrite:
             raise ValueError(f"{len(existing)} output file(s) already exist (e.g. {existing[0]}); pass --overwrite "
                              "to replace them or choose another --out")
-        pred = self.load(args)
-        kwargs = self.detect_kwargs(args)
+        self._check_model(args)
+        kwargs = self.paper.detect_options(args)
+        self._start_tensorflow(args)
+        pred = self.paper.load(args.model, **self.paper.load_options(args))
+        check_out_dir(out)
         rows = []
         for stem, path in names.items():
             image = read_image(path)
             det = pred.predict(image, progress=args.verbose >= 1, **kwargs)
-            det.write_csv(os.path.join(out, stem + ".csv"), image=os.path.basename(path))
-            det.write_geojson(os.path.join(out, stem + ".geojson"), id_prefix=os.path.abspath(path))
+            det.write_csv(os.path.join(out, stem + CELLS_SUFFIX), image=os.path.basename(path))
+            det.write_geojson(os.path.join(out, stem + GEOJSON_SUFFIX), id_prefix=os.path.abspath(path))
             if args.overlay:
-                write_image(os.path.join(out, stem + "_overlay.png"), overlay(image, det))
+                write_image(os.path.join(out, stem + OVERLAY_SUFFIX), overlay(image, det))
             rows.append({"image": os.path.basename(path), "path": os.path.abspath(path), **det.counts()})
-            _say(args, f"{path}: {len(det)} cells -> {os.path.join(out, stem)}.csv, .geojson"
-                       + (", _overlay.png" if args.overlay else ""))
-        with atomic_path(os.path.join(out, "counts.csv")) as tmp:
+            _say(args, f"{path}: {len(det)} cells -> {os.path.join(out, stem)}{CELLS_SUFFIX}, {GEOJSON_SUFFIX}"
+                       + (f", {OVERLAY_SUFFIX}" if args.overlay else ""))
+        with atomic_path(os.path.join(out, COUNTS_FILE)) as tmp:
             pd.DataFrame(rows).fillna(0).to_csv(tmp, index=False)
         _say(args, f"{len(rows)} image(s), {int(np.sum([r['cells'] for r in rows]))} cells; counts in "
-                   f"{os.path.join(out, 'counts.csv')}")
+                   f"{os.path.join(out, COUNTS_FILE)}")
         return 0
 
     def _evaluate(self, args) -> int:
         import pandas as pd
 
-        from common.datasets import SampleList, load
-        from common.evaluation import score
+        from common.datasets import SampleList
         from common.io import atomic_path
-        from common.progress import progress_bar
         from common.reporting import to_markdown
 
         if args.out:
-            check_out_dir(args.out)
-        pred = self.load(args)
-        cfg = pred.config
-        seed = args.seed if args.seed is not None else getattr(cfg, "seed", 0)
-        radii = args.radius or [getattr(cfg, "match_radius", self.default_radius)]
-        name = self.data_name(args.data)
-        kwargs = self.detect_kwargs(args)
-        frames = []
-        synthetic = name.startswith("synthetic")
-        parts = dict(zip(("train", "val", "test"), self.load_splits()(args.data, seed, args.data_root))) \
-            if synthetic else {}
+            check_out_path(args.out, folder=True)
+        cfg = self._check_model(args)
+        name = self.paper.check_data(args.data, args.data_root)
+        seed = args.seed if args.seed is not None else cfg.seed
+        radii = args.radius or [cfg.match_radius]
+        splits = {}
         for split in args.split:
-            if synthetic:
-                chosen = ("train", "val", "test") if split == "all" else (split,)
-                samples = SampleList([s for p in chosen for s in parts[p]],
-                                     parts[split].description if split != "all" else f"{name}, all splits")
-            elif self.split_loader:
-                samples = self._get("reproduce", self.split_loader)(name, split, seed, args.data_root)
-            else:
-                samples = load(name, split=split, data_root=args.data_root,
-                               **({"seed": seed} if os.path.isdir(name) else {}))
-            if self.scorer:
-                df = self._get("evaluate", self.scorer)(pred, samples, radii, progress=args.verbose >= 1,
-                                                        **kwargs).reset_index()
-            else:
-                dets = [pred.predict(s.image, **kwargs) for s in progress_bar(
-                    samples, desc=f"evaluate {split}", unit="image", enabled=args.verbose >= 1)]
-                df = score(dets, samples, radii).reset_index()
+            parts = ("train", "val", "test") if split == "all" else (split,)
+            samples = SampleList([s for p in parts for s in self.paper.load_split(args.data, p, seed, args.data_root)])
+            samples.description = f"{name}, split {split}"
+            if not len(samples):
+                raise ValueError(f"the {split} split of {name} has no images: nothing to evaluate")
+            splits[split] = samples
+        kwargs = self.paper.detect_options(args)
+        self._start_tensorflow(args)
+        pred = self.paper.load(args.model, **self.paper.load_options(args))
+        frames = []
+        for split, samples in splits.items():
+            df = self.paper.score(pred, samples, radii, progress=args.verbose >= 1, **kwargs).reset_index()
             df.insert(0, "split", split)
             df.insert(1, "images", len(samples))
             frames.append(df)
-            _say(args, f"{samples.description}; split {split}: {len(samples)} images")
+            _say(args, f"{samples.description}: {len(samples)} images")
         table = pd.concat(frames, ignore_index=True)
         print(to_markdown(table.set_index("split")))
         if args.out:
+            check_out_dir(args.out)
             path = os.path.join(args.out, "metrics.csv")
             with atomic_path(path) as tmp:
                 table.to_csv(tmp, index=False)
@@ -324,25 +326,38 @@ class PaperCLI:
     # ------------------------------------------------------------------ entry point
     def main(self, argv=None) -> int:
         argv = list(sys.argv[1:] if argv is None else argv)
+        _check_verb(argv, self.prog)
         args = self.build_parser().parse_args(argv)
         args.argv = argv
-        from common.logs import quiet_tensorflow
+        return run_verb(f"{self.prog} {args.command}", args)
 
-        quiet_tensorflow(args.verbose)
-        try:
-            return args.func(args)
-        except KeyboardInterrupt:
-            print(f"{self.name} {args.command}: interrupted", file=sys.stderr)
-            return 130
-        except Exception as exc:   # one line for the user; the traceback with --verbose 2
-            if args.verbose >= 2:
-                traceback.print_exc()
-            if not _expected(exc):
-                print(f"{self.name} {args.command}: unexpected error {type(exc).__name__}: {exc} "
-                      "(rerun with --verbose 2 for the traceback)", file=sys.stderr)
-                return 1
-            print(f"{self.name} {args.command}: error: {_one_line(exc)}", file=sys.stderr)
-            return 2
+
+def run_verb(label: str, args) -> int:
+    """Runs ``args.func(args)``: a user's error as one line (exit 2), an unexpected one as one line naming
+    its type (exit 1), the traceback with ``--verbose 2``."""
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{label}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:   # one line for the user; the traceback with --verbose 2
+        if getattr(args, "verbose", 1) >= 2:
+            traceback.print_exc()
+        if not _expected(exc):
+            print(f"{label}: unexpected error {type(exc).__name__}: {_one_line(exc)} "
+                  "(rerun with --verbose 2 for the traceback)", file=sys.stderr)
+            return 1
+        print(f"{label}: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+
+
+def _check_verb(argv, prog: str) -> None:
+    """A misspelt verb names the closest (argparse would only list them)."""
+    if argv and not argv[0].startswith("-") and argv[0] not in VERBS:
+        close = difflib.get_close_matches(argv[0], VERBS, n=1)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        print(f"{prog}: error: unknown command {argv[0]!r}{hint} (choose from {', '.join(VERBS)})", file=sys.stderr)
+        raise SystemExit(2)
 
 
 def _expected(exc) -> bool:
@@ -395,11 +410,42 @@ def expand_images(items) -> list:
     return unique
 
 
-def check_out_dir(path) -> str:
-    """Creates ``path`` if needed and checks that files can be written there, before any work."""
+def output_names(images) -> dict:
+    """``{stem: path}`` of the images to predict; two images of the same stem are refused."""
+    names = {}
+    for path in images:
+        stem = os.path.splitext(os.path.basename(path))[0]
+        if stem in names:
+            raise ValueError(f"{path} and {names[stem]} would both write {stem}{CELLS_SUFFIX}: predict them into "
+                             "separate --out folders")
+        names[stem] = path
+    return names
+
+
+def check_out_path(path, folder: bool = True) -> str:
+    """Checks, without creating anything, that ``path`` can become an output folder (or file): not a
+    file where a folder is wanted, and its nearest existing parent writable."""
     path = os.fspath(path)
-    if os.path.exists(path) and not os.path.isdir(path):
-        raise ValueError(f"--out {path} is a file, not a folder")
+    if not path:
+        raise ValueError("--out must name a folder")
+    if os.path.exists(path):
+        if folder and not os.path.isdir(path):
+            raise ValueError(f"--out {path} is a file, not a folder: choose a folder")
+        target = path if os.path.isdir(path) else os.path.dirname(os.path.abspath(path))
+    else:
+        target = os.path.dirname(os.path.abspath(path))
+        while target and not os.path.exists(target):
+            target = os.path.dirname(target)
+        if target and not os.path.isdir(target):
+            raise ValueError(f"--out {path}: {target} is a file, so the folder cannot be made")
+    if not os.access(target or ".", os.W_OK | os.X_OK):
+        raise ValueError(f"--out {path}: {target} is not writable")
+    return path
+
+
+def check_out_dir(path) -> str:
+    """Creates ``path`` if needed and checks that files can be written there."""
+    path = check_out_path(path)
     try:
         os.makedirs(path, exist_ok=True)
     except OSError as exc:

@@ -52,13 +52,6 @@ def resolve_config(cls, config=None, quick: bool = False, data: str | None = Non
     return config.cap_epochs(epochs)
 
 
-def synthetic_alias(data: str, kind: str) -> str:
-    """``"synthetic"`` -> ``"synthetic:<kind>"`` (a paper's own synthetic data); other names unchanged."""
-    if not isinstance(data, str) or not data:
-        raise ValueError(f"data must be a dataset name or folder, got {data!r}")
-    return f"synthetic:{kind}" if data == "synthetic" else data
-
-
 def output_folder(out, paper: str) -> str:
     """``<out>/<paper>`` (a new temporary folder for ``out=None``)."""
     base = tempfile.mkdtemp(prefix=f"{paper}_") if out is None else os.fspath(out)
@@ -144,21 +137,26 @@ def finish(folder, command: str, t0: float, label: str) -> None:
 class Reproduction:
     """One ``reproduce`` run of a paper: its config, data, output folder, command and clock.
 
-    ``Reproduction(paper, config_class, data, load_splits, ...)`` resolves the config (preset, data,
-    overrides, epoch cap), loads the splits unless given and names the output folder
-    ``<out>/<paper>``; :meth:`publish` writes a table with the run's command in its provenance and
-    :meth:`finish` writes ``command.txt``.
+    ``Reproduction(paper, data, ...)`` resolves the config (preset, data, overrides, epoch cap), loads
+    the splits unless given and names the output folder ``<out>/<paper>``; :meth:`publish` writes a
+    table with the run's command in its provenance and :meth:`finish` writes ``command.txt``.
+
+    Args:
+        paper: the :class:`common.contract.Paper` (or its name).
+        data: the data name as the user gave it (``"synthetic"`` is the paper's own kind).
     """
 
-    def __init__(self, paper: str, config_class, data: str, load_splits, *, quick: bool = False, out=None,
-                 config=None, overrides=None, epochs: int | None = None, command: str | None = None, splits=None,
-                 data_root=None, raw_data: str | None = None):
+    def __init__(self, paper, data: str, *, quick: bool = False, out=None, config=None, overrides=None,
+                 epochs: int | None = None, command: str | None = None, splits=None, data_root=None):
+        from common.contract import get
+
         self.t0 = time.time()
-        self.paper = paper
-        self.command = command or f"python -m {paper} reproduce{' --quick' if quick else ''} --data {raw_data or data}"
-        self.config = resolve_config(config_class, config, quick, data, overrides, epochs)
-        self.splits = splits if splits is not None else load_splits(raw_data or data, self.config.seed, data_root)
-        self.out = output_folder(out, paper)
+        self.paper = get(paper)
+        self.command = command or f"cellrepro {self.paper.name} reproduce{' --quick' if quick else ''} --data {data}"
+        self.config = resolve_config(self.paper.config_class(), config, quick, self.paper.data_name(data), overrides,
+                                     epochs)
+        self.splits = splits if splits is not None else self.paper.load_splits(data, self.config.seed, data_root)
+        self.out = output_folder(out, self.paper.name)
 
     def publish(self, df: pd.DataFrame, name: str, title: str, rename: Mapping[str, str] | None = None):
         df.attrs.setdefault("meta", {})["command"] = self.command
@@ -172,20 +170,26 @@ class TableSetup:
     """What every table function starts from: checked rows, the base config, output folder, splits, clock.
 
     Args:
-        config_class: the paper's config class (its ``VARIANTS`` are the valid rows, ``TABLE`` names them).
+        paper: the :class:`common.contract.Paper` (or its name); its config's ``VARIANTS`` are the
+            valid rows.
         rows: the rows asked for.
-        config, quick, data: as :func:`resolve_config` takes them.
+        config, quick: as :func:`resolve_config` takes them.
+        data: the data name as the user gave it.
         out: output folder (``None``: a temporary ``<paper>_`` folder).
-        splits: preloaded ``(train, val, test)``, else ``load_splits(raw_data, seed)``.
+        splits: preloaded ``(train, val, test)``, else the paper's ``load_splits(data, seed)``.
     """
 
-    def __init__(self, config_class, rows, config, quick: bool, data: str, out, splits, load_splits, raw_data: str):
+    def __init__(self, paper, rows, config, quick: bool, data: str, out, splits):
+        from common.contract import get
+
+        paper = get(paper)
+        config_class = paper.config_class()
         unknown = [r for r in rows if r not in config_class.VARIANTS]
         if unknown or not len(rows):
             raise ValueError(f"unknown {config_class.TABLE} row(s) {unknown}; "
                              f"choose from {list(config_class.VARIANTS)}")
         self.t0 = time.time()
         self.rows = list(rows)
-        self.base = resolve_config(config_class, config, quick, data)
-        self.out = output_folder(out, config_class.PAPER) if out is None else os.fspath(out)
-        self.train, self.val, self.test = splits if splits is not None else load_splits(raw_data, self.base.seed)
+        self.base = resolve_config(config_class, config, quick, paper.data_name(data))
+        self.out = output_folder(out, paper.name) if out is None else os.fspath(out)
+        self.train, self.val, self.test = splits if splits is not None else paper.load_splits(data, self.base.seed)

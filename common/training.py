@@ -31,8 +31,8 @@ import numpy as np
 
 from common.io import atomic_write_text
 
-__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "fit", "fit_arrays", "open_run",
-           "set_seed"]
+__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "batch_schedule", "fit", "fit_arrays",
+           "open_run", "set_seed", "stream_dataset"]
 
 MODEL_FILE = "model.keras"
 POSTPROCESS_FILE = "postprocess.json"
@@ -599,6 +599,28 @@ def batch_schedule(n: int, batch_size: int, seed: int, start_batch: int = 0, fil
             idx = np.concatenate([idx, order[:batch_size - len(idx)]])
         yield t, idx, np.random.default_rng([seed, 1, t])
         t += 1
+
+
+def stream_dataset(stream, target_shapes):
+    """A NumPy training stream as Keras takes it: ``tf.data`` under TensorFlow (prefetched, shapes free
+    where ``None``), the generator itself under other backends.
+
+    Args:
+        stream: an endless generator of ``(x (B, H, W, 3) float32, y)`` batches.
+        target_shapes: the shape of ``y`` without its batch axis, or a tuple of such shapes when ``y`` is a
+            tuple of arrays (one per output).
+    """
+    if keras.backend.backend() != "tensorflow":
+        return stream
+    import tensorflow as tf
+
+    def spec(shape):
+        return tf.TensorSpec((None, *shape), tf.float32)
+
+    several = bool(target_shapes) and isinstance(target_shapes[0], (tuple, list))
+    y = tuple(spec(s) for s in target_shapes) if several else spec(target_shapes)
+    sig = (tf.TensorSpec((None, None, None, 3), tf.float32), y)
+    return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig).prefetch(2)
 
 
 def fit_arrays(model: keras.Model, train_arrays, val_arrays, run, *, batch_size: int, seed: int,

@@ -4,7 +4,7 @@ Dot annotations are convolved with the eq. 1 mapping filter into artificial labe
 wrapped by the same filter as a fixed, non-trainable convolution (MapDe) is trained on them with
 weighted cross-entropy; Lucy-Richardson deconvolution of its output with the filter as PSF gives
 the cell centres. ``mapde.reproduce.table1`` prints Table 1 (Proposed, MapDe-Peak,
-MapDe-feat(L-1), Micro-Net-Peak, SC-CNN) beside the paper's; ``python -m mapde
+MapDe-feat(L-1), Micro-Net-Peak, SC-CNN) beside the paper's; ``cellrepro mapde
 reproduce|train|predict|evaluate`` is the command line; ``mapde.load(run).predict(image)`` gives
 the cells of an image.
 
@@ -16,5 +16,4 @@ from common import lazy_attributes
 __getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
     "config": "MapDeConfig TABLE1_ROWS VARIANTS", "losses": "MapDeLoss label_estimate",
     "model": "MapDe MicroNet build_mapde build_micronet", "train": "train_model train_sccnn",
-    "evaluate": "MapDePredictor load locate location_map"})
-TITLE = "MapDe - mapping filter + Lucy-Richardson deconvolution (Raza et al., ISBI 2019)"
+    "inference": "MapDePredictor locate location_map", "paper": "PAPER TITLE load"})

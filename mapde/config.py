@@ -5,18 +5,11 @@ Sources: Raza et al., ISBI 2019 (sections 2-3); TIAToolbox's Micro-Net / MapDe /
 
 The quick preset (``MapDeConfig.quick()``) is a 1/16-width Micro-Net trained 30 epochs with Adagrad at
 learning rate 0.05, fifty times the paper's 0.001, so it learns in about a minute on a CPU; every
-table that uses it says so.
-
-The quick preset also warms the learning rate up linearly over its first 50 steps (``warmup_steps``;
-the paper has none and the paper defaults keep none). Without it, Adagrad's first update at 0.05
-moves every weight of the output convolution by about the full learning rate (its accumulator
-starts at 0.1, far below the squared gradient), all in the same direction: background pixels,
-where the fixed mapping filter (sum 26) amplifies the initial output to about 5, dominate the
-weighted cross-entropy, and the output's inputs are ReLU features (all >= 0). On BCCD one such step
-lowers every pre-activation of the ReLU output by about 0.9, below zero at every pixel: the output
-is 0.0 from step 1 on and gets no gradient again (issue 15; ``results/mapde/robustness.md``). The
-warm-up's first step is 0.001, the paper's rate, and by step 50 the accumulator has grown enough
-that the full rate is safe. The architecture (ReLU heads and output) is the paper's.
+table that uses it says so. It warms the learning rate up linearly over its first 50 steps
+(``warmup_steps``; the paper has none): Adagrad's first update at the full rate moves every weight of
+the ReLU output convolution by about the rate in one direction and can leave the output at 0.0 for
+good; the warm-up starts at the paper's rate. Why, and what it was measured against:
+``results/mapde/robustness.md``.
 """
 
 from __future__ import annotations
@@ -24,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import PaperConfig
+from mapde.paper import MATCH_RADIUS_PX
 
 __all__ = ["MapDeConfig", "TABLE1_ROWS", "VARIANTS"]
 
@@ -45,7 +39,6 @@ PAPER_ROWS = TABLE1_ROWS[:5]
 class MapDeConfig(PaperConfig):
     """Every MapDe hyper-parameter. Defaults are the paper's (ours where it is silent, marked)."""
 
-    PAPER = "mapde"
     TABLE = "Table 1"
     VARIANTS = VARIANTS
     QUICK = dict(width=0.0625, dropout=0.1, learning_rate=0.05, warmup_steps=50, lr_decay=0.05, epochs=30, batch_size=4,
@@ -88,7 +81,7 @@ class MapDeConfig(PaperConfig):
     guided_radius: int = 4          # guided filter window radius for MapDe-feat (ours)
     guided_eps: float = 0.01        # guided filter regulariser, on a [0, 1] guide (ours)
     # Scoring (section 3): TP within 6 px; 5 px also reported; 8 px for TIAToolbox's CRCHisto figure.
-    match_radius: float = 6.0
+    match_radius: float = MATCH_RADIUS_PX
     extra_radii: tuple = (5.0, 8.0)
     # SC-CNN baseline (Sirinukunwattana et al. 2016; TIAToolbox layout).
     sccnn_patch: int = 31

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from common import _checks
-from common.datasets import Sample, check_min_size
+from common.datasets import Sample, check_min_size, require_cells
 from common.labels import mapped_label, mapping_filter
 from common.tiling import grid_crops
 
@@ -13,13 +13,8 @@ __all__ = ["check_annotated", "check_sizes", "mapped_targets", "mapde_dataset", 
 
 
 def check_annotated(samples, what: str = "training"):
-    """``samples`` as a list, refusing an empty split or one with no annotated cell at all."""
-    if samples is None or len(samples) == 0:
-        raise ValueError(f"the {what} split is empty")
-    if not any(len(s.points) for s in samples):
-        raise ValueError(f"the {what} split has no annotated cells (empty annotations): MapDe's artificial "
-                         "labels would be all zero")
-    return samples
+    """``samples``, refusing an empty split or one with no annotated cell at all."""
+    return require_cells(samples, what, "MapDe's artificial labels would be all zero")
 
 
 def check_sizes(train, val, size: int) -> None:

@@ -15,40 +15,18 @@ import time
 
 import pandas as pd
 
-from common.datasets import load_split as _load_split
-from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.reporting import paper_vs_ours, write_table
-from common.reproduce import Reproduction, TableSetup, provenance, synthetic_alias
+from common.reproduce import Reproduction, TableSetup, provenance
 from mapde import paper
-from mapde.config import TABLE1_ROWS, MapDeConfig
-from mapde.evaluate import calibrate, locate, location_map
-from mapde.evaluate import load as load_run
+from mapde.config import TABLE1_ROWS
+from mapde.inference import calibrate, locate, location_map, method_key
+from mapde.paper import PAPER
 
-__all__ = ["SYNTHETIC_SPLITS", "deconv_iterations", "load_split", "load_splits", "main", "table1",
-           "tiatoolbox_comparison", "train_for_rows"]
-
-# Synthetic H&E splits: (images, side). Training images are larger than the 252 input so random
-# crops differ; validation and test images are one network input each.
-SYNTHETIC_SPLITS = {"train": (16, 320), "val": (6, 252), "test": (12, 252)}
+__all__ = ["deconv_iterations", "main", "table1", "tiatoolbox_comparison", "train_for_rows"]
 
 
-def data_name(data: str) -> str:
-    """``"synthetic"`` is MapDe's H&E kind."""
-    return synthetic_alias(data, "he")
-
-
-def load_split(data: str = "synthetic", split: str = "test", seed: int = 0, data_root=None):
-    """One split (``train``, ``val`` or ``test``); synthetic splits have the sizes of ``SYNTHETIC_SPLITS``."""
-    return _load_split(data_name(data), split, seed, data_root, SYNTHETIC_SPLITS)
-
-
-def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):
-    """(train, val, test) SampleLists of a dataset name or folder accepted by ``common.datasets.load``."""
-    return _load_splits(data_name(data), seed, data_root, SYNTHETIC_SPLITS)
-
-
-def train_for_rows(base: MapDeConfig, rows, train, val, out: str, resume: bool = False, verbose="auto") -> dict:
+def train_for_rows(base, rows, train, val, out: str, resume: bool = False, verbose="auto") -> dict:
     """Trains (and calibrates) each network the rows need once: ``{model kind: (predictor, seconds)}``."""
     from mapde.train import train as train_run
 
@@ -92,7 +70,7 @@ def table1(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE1_R
         ``Recall @8px``, ``F1 @8px``, the calibrated ``threshold`` / ``min_distance``, ``train s``
         and ``epochs``. ``df.attrs["meta"]`` holds the protocol.
     """
-    setup = TableSetup(MapDeConfig, rows, config, quick, data_name(data), out, splits, load_splits, data)
+    setup = TableSetup(PAPER, rows, config, quick, data, out, splits)
     base, out, t0, train, val, test = setup.base, setup.out, setup.t0, setup.train, setup.val, setup.test
     models = train_for_rows(base, rows, train, val, out, resume=resume, verbose=verbose)
     test_maps = {k: [p.maps(s.image) for s in test] for k, (p, _) in models.items()}
@@ -112,8 +90,7 @@ def table1(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE1_R
                 rec["F1 @5px"] = float(sc.loc[5.0, "F1"])
             else:
                 rec.update({f"{k} @{r:g}px": float(sc.loc[float(r), k]) for k in ("Precision", "Recall", "F1")})
-        key = "deconv:label_estimate" if cfg.locate == "deconv" and cfg.deconv_input == "label_estimate" else cfg.locate
-        params = pred.tuned(key)[1]
+        params = pred.tuned(method_key(cfg.locate, cfg.deconv_input))[1]
         rec.update({"threshold": params["threshold"], "min_distance": params.get("min_distance"),
                     "train s": round(seconds, 1), "epochs": len(pred.history())})
         ours.append(rec)
@@ -170,16 +147,16 @@ def deconv_iterations(folder, iterations=(1, 2, 3, 5, 10, 20), splits=None, writ
     folder = os.fspath(folder)
     run = os.path.join(folder, "models", "mapde")
     if not os.path.isfile(os.path.join(run, "model.keras")):
-        raise FileNotFoundError(f"no trained MapDe at {run}/model.keras: run `python -m mapde reproduce` first")
+        raise FileNotFoundError(f"no trained MapDe at {run}/model.keras: run `cellrepro mapde reproduce` first")
     iterations = [int(k) for k in iterations]
     if not iterations or min(iterations) < 1:
         raise ValueError(f"iterations must be a non-empty list of counts >= 1, got {iterations}")
     t0 = time.time()
-    pred = load_run(run)
+    pred = PAPER.load(run)
     cfg = pred.config
     di = deconv_input or cfg.deconv_input
     if splits is None:
-        splits = (None, *(load_split(cfg.data, s, cfg.seed) for s in ("val", "test")))
+        splits = (None, *(PAPER.load_split(cfg.data, s, cfg.seed) for s in ("val", "test")))
     _, val, test = splits
     maps_v, maps_t = [pred.maps(s.image) for s in val], [pred.maps(s.image) for s in test]
     rows = []
@@ -219,13 +196,12 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=TABLE1_ROW
     model runs (each with its calibration ``sweep.csv``); on CRCHisto also ``tiatoolbox_crchisto.{md,csv}``.
     ``epochs`` caps the training epochs; ``overrides`` sets ``MapDeConfig`` fields (``{"field": value}``
     or ``["KEY=VALUE"]``); the table's config line lists both."""
-    run = Reproduction("mapde", MapDeConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
-                       overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
-                       raw_data=data)
+    run = Reproduction(PAPER, data, quick=quick, out=out, config=config, overrides=overrides, epochs=epochs,
+                       command=command, splits=splits, data_root=data_root)
     df = table1(data, out=run.out, rows=rows, config=run.config, resume=resume, verbose=verbose, splits=run.splits)
     run.publish(df, "table1", "MapDe Table 1 - cell detection (paper vs ours)", rename=paper.RENAME)
     result = {"table1": df}
-    if data_name(data) == "crchisto" and "F1 @8px" in df.columns:
+    if PAPER.data_name(data) == "crchisto" and "F1 @8px" in df.columns:
         tt = tiatoolbox_comparison(df)
         tt.attrs["meta"] = {k: df.attrs["meta"][k] for k in ("data", "split", "config", "hardware")}
         tt.attrs["meta"]["protocol"] = (f"TP within {paper.TIATOOLBOX_RADIUS_PX:g} px; TIAToolbox: pretrained "

@@ -6,19 +6,13 @@ import math
 
 import keras
 
-from common.training import RunDir, WarmUp, fit, fit_arrays, open_run, set_seed
+from common.training import WarmUp, fit, fit_arrays, open_run, set_seed
 from mapde.config import MapDeConfig
 from mapde.data import check_annotated, check_sizes, mapde_dataset, steps_per_epoch
 from mapde.losses import MapDeLoss
 from mapde.model import build_mapde, build_micronet
 
-__all__ = ["optimizer", "train", "train_model", "train_sccnn"]
-
-
-def _check_config(config) -> MapDeConfig:
-    if not isinstance(config, MapDeConfig):
-        raise ValueError(f"config must be a MapDeConfig, got {type(config).__name__}")
-    return config
+__all__ = ["compiled_network", "optimizer", "train", "train_model", "train_sccnn"]
 
 
 def optimizer(config: MapDeConfig, steps: int) -> keras.optimizers.Optimizer:
@@ -41,6 +35,35 @@ def _n_classes(train) -> int:
     return len(train[0].class_names)
 
 
+def compiled_network(config: MapDeConfig, n_classes: int, steps: int = 1) -> keras.Model:
+    """The row's untrained network (``config.model``), compiled with its loss and optimizer
+    (``steps``: optimizer steps per epoch, for the learning-rate decay)."""
+    config = MapDeConfig.ensure(config)
+    if config.model == "sccnn":
+        return _compiled_sccnn(config)
+    if config.model == "mapde":
+        model = build_mapde(config, n_classes)
+        model.compile(optimizer=optimizer(config, steps), loss=MapDeLoss(config.pos_weight))
+        return model
+    model = build_micronet(config, n_classes)
+    if model.aux_outputs:
+        model.compile(optimizer=optimizer(config, steps), loss={k: MapDeLoss(config.pos_weight) for k in
+                                                                 ("main", "aux1", "aux2", "aux3")},
+                      loss_weights={"main": 1.0, **{f"aux{j}": config.aux_weight for j in (1, 2, 3)}})
+    else:
+        model.compile(optimizer=optimizer(config, steps), loss=MapDeLoss(config.pos_weight))
+    return model
+
+
+def _compiled_sccnn(config: MapDeConfig) -> keras.Model:
+    from common.baselines.sccnn import SCCNN, SCCNNLoss
+
+    g = config.group("sccnn_")
+    model = SCCNN(g["patch"], g["out"], g["radius"], width=g["width"], name="sccnn")
+    model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss=SCCNNLoss())
+    return model
+
+
 def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, verbose="auto"):
     """Trains ``config.model`` ("mapde" or "micronet") on the artificial labels.
 
@@ -53,7 +76,7 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     Returns:
         ``(model, history)``.
     """
-    config = _check_config(config)
+    config = MapDeConfig.ensure(config)
     if config.model not in ("mapde", "micronet"):
         raise ValueError(f"train_model trains 'mapde' or 'micronet'; use train_sccnn for {config.model!r}")
     train, val = check_annotated(train, "training"), check_annotated(val, "validation")
@@ -61,19 +84,7 @@ def train_model(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     run = open_run(run_dir, config, resume, data=(train, val))
     steps = config.steps_per_epoch or steps_per_epoch(train, config.input_size, config.batch_size)
     set_seed(config.seed)
-    n = _n_classes(train)
-    loss = MapDeLoss(config.pos_weight)
-    if config.model == "mapde":
-        model = build_mapde(config, n)
-        model.compile(optimizer=optimizer(config, steps), loss=loss)
-    else:
-        model = build_micronet(config, n)
-        if model.aux_outputs:
-            model.compile(optimizer=optimizer(config, steps), loss={k: MapDeLoss(config.pos_weight) for k in
-                                                                     ("main", "aux1", "aux2", "aux3")},
-                          loss_weights={"main": 1.0, **{f"aux{j}": config.aux_weight for j in (1, 2, 3)}})
-        else:
-            model.compile(optimizer=optimizer(config, steps), loss=loss)
+    model = compiled_network(config, _n_classes(train), steps)
     aux = getattr(model, "aux_outputs", False)
 
     def for_outputs(ds):
@@ -98,9 +109,9 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     Returns:
         ``(model, history)``; the model is also saved as ``model.keras`` in ``run_dir``.
     """
-    from common.baselines.sccnn import SCCNN, SCCNNLoss, sccnn_patches
+    from common.baselines.sccnn import sccnn_patches
 
-    config = _check_config(config)
+    config = MapDeConfig.ensure(config)
     train, val = check_annotated(train, "training"), check_annotated(val, "validation")
     run = open_run(run_dir, config, resume, data=(train, val))
     set_seed(config.seed)
@@ -108,8 +119,7 @@ def train_sccnn(config: MapDeConfig, train, val, run_dir, resume: bool = True, v
     kw = dict(patch_size=g["patch"], out_size=g["out"], radius=g["radius"])
     xtr, ytr = sccnn_patches(train, g["patches"], seed=config.seed, **kw)
     xva, yva = sccnn_patches(val, max(1000, g["patches"] // 5), seed=config.seed + 1, **kw)
-    model = SCCNN(g["patch"], g["out"], g["radius"], width=g["width"], name="sccnn")
-    model.compile(optimizer=keras.optimizers.Adam(g["lr"]), loss=SCCNNLoss())
+    model = _compiled_sccnn(config)
     model, history = fit_arrays(model, (xtr, ytr), (xva, yva), run, batch_size=g["batch"], seed=config.seed,
                                 dead_output_epochs=config.dead_output_epochs, epochs=g["epochs"],
                                 patience=config.patience, resume=resume, verbose=verbose)
@@ -122,17 +132,13 @@ def train(config: MapDeConfig, train, val, run_dir, resume: bool = True, verbose
     location method it supports on ``val`` (``postprocess.json``, ``sweep.csv``).
 
     Returns:
-        The run's :class:`mapde.evaluate.MapDePredictor`.
+        The run's :class:`mapde.inference.MapDePredictor`.
     """
-    from mapde.evaluate import MapDePredictor, calibrate_predictor, default_method
+    from common.evaluation import calibrate_run
+    from mapde.inference import MapDePredictor
 
-    config = _check_config(config)
+    config = MapDeConfig.ensure(config)
     trainer = train_sccnn if config.model == "sccnn" else train_model
     model, _ = trainer(config, train, val, run_dir, resume=resume, verbose=verbose)
     pred = MapDePredictor(model, config, class_names=train[0].class_names, folder=str(run_dir))
-    params, sweep = calibrate_predictor(pred, val)
-    RunDir(run_dir).write_postprocess(default_method(pred.kind), params, sweep,
-                                      source=f"validation split ({len(val)} images), best F1 at "
-                                             f"{config.match_radius:g} px")
-    pred.postprocess = RunDir(run_dir).postprocess()
-    return pred
+    return calibrate_run(pred, val, run_dir)

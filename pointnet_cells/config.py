@@ -17,9 +17,8 @@ The quick preset (``PointNetConfig.quick()``) narrows every network to a quarter
 (VGG16 at width 0.25: a VGG16-shaped network built by us, since ``keras.applications.VGG16`` has no
 width), trains on 128 px crops for a few minutes on a CPU with learning rate 1e-3 (the paper's 1e-4
 is set for ImageNet-initialised VGG16 and hundreds of epochs; the density models' Adam rate likewise);
-every table that uses it says so. Its point models train for 60 epochs: 50 until checkpointing every
-10 epochs freed the time (the quick command went from 344 s to 228 s), and at 50 ours reached detection
-F1 0.789 on the synthetic test split (seed 0), 0.817 at 60, 0.812 at 100 (README, "Measured").
+every table that uses it says so. Its point models train for 60 epochs (the README says how that
+budget was chosen).
 """
 
 from __future__ import annotations
@@ -27,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import PaperConfig
+from pointnet_cells.paper import MATCH_RADIUS_PX
 
 __all__ = ["DENSITY_NETS", "PointNetConfig", "Q_VALUES", "TABLE1_ROWS", "TABLE2_ROWS", "VARIANTS"]
 
@@ -49,7 +49,6 @@ VARIANTS: dict[str, dict] = {
 }
 TABLE2_ROWS = ("Baseline", "Baseline+PFA", "Baseline+PFA+IC")
 TABLE1_ROWS = ("FCRN-A", "FCRN-B", "UNet", "ResUNet", "DeepLab v3+", "Zhang", "P2PNet", "ours")
-ROWS = TABLE2_ROWS + tuple(r for r in TABLE1_ROWS if r not in ("P2PNet", "ours"))
 Q_VALUES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)   # Fig. 3
 
 
@@ -57,7 +56,6 @@ Q_VALUES = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)   # Fig. 3
 class PointNetConfig(PaperConfig):
     """Every hyper-parameter of the point-proposal model and its competitors (paper defaults)."""
 
-    PAPER = "pointnet_cells"
     TABLE = "Tables 1-2"
     VARIANTS = VARIANTS
     QUICK = dict(width=0.25, head_channels=64, crop_size=128, epochs=60, batch_size=8, learning_rate=1e-3,
@@ -106,7 +104,7 @@ class PointNetConfig(PaperConfig):
     checkpoint_every: int = 1
     # Inference and scoring (section 3.1).
     n_thresholds: int = 24          # detection-score thresholds searched on the validation split
-    match_radius: float = 12.0      # a TP lies within 12 px
+    match_radius: float = MATCH_RADIUS_PX   # a TP lies within 12 px
     tile_size: int = 512            # tiled inference of large images (a multiple of anchor_stride)
     # Density-regression competitors (section 3.1): Gaussian RDMs, 0.8 BCE + 0.2 IoU, local maxima.
     density_kernel: int = 7
@@ -164,7 +162,3 @@ class PointNetConfig(PaperConfig):
         if not self.min_distances or min(self.min_distances) < 1:
             raise ValueError("min_distances must be a non-empty list of distances >= 1")
 
-    @property
-    def anchors_per_region(self) -> int:
-        """5: the centre and four shifted points (1 when anchor_shift is 0)."""
-        return 5 if self.anchor_shift > 0 else 1

@@ -20,8 +20,8 @@ from common.labels import gaussian_density
 from common.tiling import crop_origins
 from pointnet_cells.losses import pad_annotations
 
-__all__ = ["as_dataset", "check_annotated", "crop_batches", "density_targets", "fixed_crops", "point_stream",
-           "random_resized_crop", "rescaled", "validation_crops"]
+__all__ = ["as_dataset", "check_annotated", "crop_batches", "density_stream", "density_targets", "density_validation",
+           "fixed_crops", "point_stream", "random_resized_crop", "rescaled", "validation_crops"]
 
 
 def check_annotated(samples, what: str = "training", crop_size: int | None = None) -> SampleList:
@@ -119,16 +119,11 @@ def validation_crops(samples, size: int, image_scale: float = 1.0):
 
 
 def as_dataset(stream, target_shape=(None, 4)):
-    """The stream as Keras takes it: ``tf.data`` under TensorFlow (free batch and cell counts; targets of
-    ``(batch, *target_shape)``, annotations by default), the generator itself under other backends."""
-    import keras
+    """The stream as Keras takes it (:func:`common.training.stream_dataset`); targets of ``(batch,
+    *target_shape)``, annotations by default."""
+    from common.training import stream_dataset
 
-    if keras.backend.backend() != "tensorflow":
-        return stream
-    import tensorflow as tf
-
-    sig = (tf.TensorSpec((None, None, None, 3), tf.float32), tf.TensorSpec((None, *target_shape), tf.float32))
-    return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig).prefetch(2)
+    return stream_dataset(stream, target_shape)
 
 
 def density_targets(points, classes, shape, n_classes: int, size: int = 7, sigma: float = 6.0) -> np.ndarray:
@@ -148,3 +143,21 @@ def density_targets(points, classes, shape, n_classes: int, size: int = 7, sigma
         if sel.any():
             out[..., 1 + k] = gaussian_density(pts[sel], (h, w), size, sigma) * peak
     return np.minimum(out, 1.0)
+
+
+def density_stream(samples, config, n_classes: int, start_batch: int = 0):
+    """Endless augmented batches ``(x float32 (B, S, S, 3), RDMs (B, S, S, 1 + C))`` (crops resized by
+    ``crop_scale``; ``image_scale`` is the point model's)."""
+    size = int(config.crop_size)
+    for x, cells in crop_batches(samples, config, config.crop_scale, start_batch):
+        yield x, np.stack([density_targets(p, c, (size, size), n_classes, config.density_kernel,
+                                           config.density_sigma) for p, c in cells])
+
+
+def density_validation(samples, config, n_classes: int):
+    """Fixed ``crop_size`` crops of the validation images and their RDMs, ``(x float32, y)``."""
+    size = config.crop_size
+    crops = fixed_crops(samples, size)
+    ys = [density_targets(p, c, (size, size), n_classes, config.density_kernel, config.density_sigma)
+          for _, p, c in crops]
+    return np.stack([c[0] for c in crops]).astype(np.float32), np.stack(ys)

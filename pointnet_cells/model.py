@@ -1,4 +1,5 @@
-"""The point-proposal network of Shui et al. (section 2, Fig. 1) and its P2PNet baseline.
+"""The point-proposal network of Shui et al. (section 2, Fig. 1), its P2PNet baseline, and Table 1's
+density-regression competitors (:class:`DensityNet`, after the module's point-model code).
 
 * **Backbone**: VGG16 (``keras.applications.VGG16``, no top; ImageNet weights from a file the user
   gives, else random initialisation, said so). At ``width < 1`` (the quick preset) a VGG16-shaped
@@ -37,8 +38,9 @@ from keras import ops
 
 from common.layers import ConstructorConfig
 
-__all__ = ["ANCHOR_OFFSETS", "PointNet", "ProposalPoints", "VGGPreprocess", "anchor_points", "build_point_model",
-           "logit_columns", "proposal_scores"]
+__all__ = ["ANCHOR_OFFSETS", "BroadcastLike", "DENSITY_CLASSES", "DensityNet", "PointNet", "ProposalPoints",
+           "VGGPreprocess", "anchor_points", "build_density_model", "build_point_model", "logit_columns",
+           "proposal_scores"]
 
 # (dx, dy) of the five anchors of a region, in units of ``anchor_shift`` (section 3.1).
 ANCHOR_OFFSETS = ((0, 0), (-1, -1), (-1, 1), (1, 1), (1, -1))
@@ -271,3 +273,210 @@ def build_point_model(config, n_classes: int, verbose: bool = True) -> PointNet:
         print("pointnet_cells: VGG16 starts from random weights (no vgg_weights file given; the paper uses "
               "ImageNet weights)", file=sys.stderr)
     return model
+
+
+# ------------------------------------------------------------------------------------------------
+# Table 1's density-regression competitors
+#
+# Table 1's density-regression competitors: FCRN-A, FCRN-B, U-Net, ResUNet, DeepLab v3+ and the
+# multi-task model of Zhang et al. (ISBI 2022).
+#
+# Section 3.1 of Shui et al.: reference density maps (RDMs) from a 7 x 7 Gaussian (sigma 6) on the
+# points; BCE (weight 0.8) + IoU (0.2) loss; cells are local maxima of the predicted map. The paper
+# scores detection *and* classification for these models without saying how they classify; ours:
+# every network outputs 1 + C sigmoid maps - the RDM of all cells (detection) and one RDM per class -
+# and a detected cell takes the class whose map is largest at its peak.
+#
+# Architectures (ours, after the cited papers; none ships with Keras):
+#
+# * FCRN-A / FCRN-B (Xie, Noble, Zisserman 2018): 3x3 conv-ReLU blocks with three (A) or two (B,
+#   with 5x5 convolutions) 2x2 poolings, a wide "fully-connected" convolution, and upsampling +
+#   convolution back to full size (nearest-neighbour upsampling: Keras' bilinear one needs static
+#   shapes in a TensorFlow graph, and the convolution after it smooths).
+# * UNet: ``common.baselines.unet.UNet`` (4 levels).
+# * ResUNet (Zhang, Liu, Wang 2018): residual units (BN-ReLU-conv x 2 + projected shortcut), three
+#   encoder levels, a bridge and three decoder levels with skip concatenation.
+# * DeepLab v3+ (Chen et al. 2018): a ResNet-style encoder at output stride 16 (dilated last
+#   stage), ASPP (1x1, 3x3 at rates 6 / 12 / 18, image pooling), and the v3+ decoder (4x upsample,
+#   48-channel stride-4 skip, two 3x3 convolutions, 4x upsample, here nearest-neighbour followed by a
+#   3x3 convolution). keras-hub's DeepLabV3 is not a
+#   dependency of ours (it pins its own Keras), so this is our own compact version.
+# * Zhang (ISBI 2022; its code is not public): our reading of "multi-task" - a shared U-Net encoder
+#   with two decoders, one for the all-cells RDM and one for the C class RDMs, both trained with the
+#   same BCE + IoU loss.
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class BroadcastLike(keras.layers.Layer):
+    """A (B, 1, 1, C) tensor repeated over the height and width of ``like`` (DeepLab's image-pooling branch)."""
+
+    def call(self, x, like):
+        return x + ops.zeros_like(like[..., :1])
+
+    def compute_output_shape(self, x_shape, like_shape):
+        return (x_shape[0], like_shape[1], like_shape[2], x_shape[3])
+
+
+def _c(f, width):
+    return max(4, int(round(f * width)))
+
+
+def _conv(x, f, k, name, rate=1, act=True, bn=False):
+    L = keras.layers
+    x = L.Conv2D(f, k, padding="same", dilation_rate=rate, use_bias=not bn, name=name)(x)
+    if bn:
+        x = L.BatchNormalization(name=f"{name}_bn")(x)
+    return L.ReLU(name=f"{name}_relu")(x) if act else x
+
+
+def _up(x, f, k, name):
+    x = keras.layers.UpSampling2D(2, name=f"{name}_up")(x)
+    return _conv(x, f, k, name)
+
+
+def _fcrn_a(x, w):
+    x = _conv(x, _c(32, w), 3, "c1")
+    x = keras.layers.MaxPooling2D(2, name="p1")(x)
+    x = _conv(x, _c(64, w), 3, "c2")
+    x = keras.layers.MaxPooling2D(2, name="p2")(x)
+    x = _conv(x, _c(128, w), 3, "c3")
+    x = keras.layers.MaxPooling2D(2, name="p3")(x)
+    x = _conv(x, _c(512, w), 3, "fc")
+    x = _up(x, _c(128, w), 3, "u1")
+    x = _up(x, _c(64, w), 3, "u2")
+    return _up(x, _c(32, w), 3, "u3")
+
+
+def _fcrn_b(x, w):
+    x = _conv(x, _c(32, w), 3, "c1")
+    x = _conv(x, _c(64, w), 3, "c2")
+    x = keras.layers.MaxPooling2D(2, name="p1")(x)
+    x = _conv(x, _c(128, w), 3, "c3")
+    x = _conv(x, _c(256, w), 5, "c4")
+    x = keras.layers.MaxPooling2D(2, name="p2")(x)
+    x = _conv(x, _c(256, w), 3, "fc")
+    x = _up(x, _c(256, w), 5, "u1")
+    return _up(x, _c(256, w), 5, "u2")
+
+
+def _res_unit(x, f, name, first=False, stride=1):
+    L = keras.layers
+    y = x if first else L.ReLU(name=f"{name}_r0")(L.BatchNormalization(name=f"{name}_bn0")(x))
+    y = L.Conv2D(f, 3, strides=stride, padding="same", name=f"{name}_c1")(y)
+    y = L.ReLU(name=f"{name}_r1")(L.BatchNormalization(name=f"{name}_bn1")(y))
+    y = L.Conv2D(f, 3, padding="same", name=f"{name}_c2")(y)
+    s = L.BatchNormalization(name=f"{name}_sbn")(L.Conv2D(f, 1, strides=stride, name=f"{name}_sc")(x))
+    return L.Add(name=f"{name}_add")([y, s])
+
+
+def _resunet(x, w):
+    L = keras.layers
+    e1 = _res_unit(x, _c(64, w), "e1", first=True)
+    e2 = _res_unit(e1, _c(128, w), "e2", stride=2)
+    e3 = _res_unit(e2, _c(256, w), "e3", stride=2)
+    b = _res_unit(e3, _c(512, w), "bridge", stride=2)
+    for name, skip, f in (("d3", e3, 256), ("d2", e2, 128), ("d1", e1, 64)):
+        b = L.Concatenate(name=f"{name}_cat")([L.UpSampling2D(2, name=f"{name}_up")(b), skip])
+        b = _res_unit(b, _c(f, w), name)
+    return b
+
+
+def _deeplabv3plus(x, w):
+    L = keras.layers
+    x = _conv(x, _c(32, w), 3, "stem1", bn=True)
+    x = L.Conv2D(_c(64, w), 3, strides=2, padding="same", name="stem2")(x)             # /2
+    x = _res_unit(x, _c(64, w), "s1", stride=2)                                        # /4
+    low = x
+    x = _res_unit(x, _c(128, w), "s2", stride=2)                                       # /8
+    x = _res_unit(x, _c(256, w), "s3", stride=2)                                       # /16
+    x = _res_unit(x, _c(256, w), "s4")
+    x = L.ReLU(name="enc_relu")(L.BatchNormalization(name="enc_bn")(x))
+    f = _c(256, w)
+    branches = [_conv(x, f, 1, "aspp0", bn=True)] + [_conv(x, f, 3, f"aspp{r}", rate=r, bn=True) for r in (6, 12, 18)]
+    pooled = L.GlobalAveragePooling2D(keepdims=True, name="aspp_gap")(x)
+    pooled = _conv(pooled, f, 1, "aspp_pool", bn=False)
+    branches.append(BroadcastLike(name="aspp_pool_up")(pooled, x))
+    x = _conv(L.Concatenate(name="aspp_cat")(branches), f, 1, "aspp_proj", bn=True)
+    x = L.UpSampling2D(4, name="dec_up1")(x)
+    x = L.Concatenate(name="dec_cat")([x, _conv(low, _c(48, w), 1, "dec_low", bn=True)])
+    x = _conv(x, f, 3, "dec1", bn=True)
+    x = _conv(x, f, 3, "dec2", bn=True)
+    return _conv(L.UpSampling2D(4, name="dec_up2")(x), f, 3, "dec3", bn=True)
+
+
+def _unet_encoder(x, w, depth=4):
+    L = keras.layers
+    skips = []
+    for level in range(depth - 1):
+        f = _c(32 * 2 ** level, w)
+        x = _conv(_conv(x, f, 3, f"enc{level + 1}_1"), f, 3, f"enc{level + 1}_2")
+        skips.append(x)
+        x = L.MaxPooling2D(2, name=f"pool{level + 1}")(x)
+    f = _c(32 * 2 ** (depth - 1), w)
+    return _conv(_conv(x, f, 3, "bottleneck_1"), f, 3, "bottleneck_2"), skips
+
+
+def _unet_decoder(x, skips, w, prefix):
+    L = keras.layers
+    for level in reversed(range(len(skips))):
+        f = _c(32 * 2 ** level, w)
+        x = L.Conv2DTranspose(f, 2, strides=2, padding="same", name=f"{prefix}_up{level + 1}")(x)
+        x = L.Concatenate(name=f"{prefix}_skip{level + 1}")([x, skips[level]])
+        x = _conv(_conv(x, f, 3, f"{prefix}_dec{level + 1}_1"), f, 3, f"{prefix}_dec{level + 1}_2")
+    return x
+
+
+_ALIGN = {"fcrn_a": 8, "fcrn_b": 4, "unet": 8, "resunet": 8, "deeplabv3plus": 16, "zhang": 8}
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class DensityNet(ConstructorConfig, keras.Model):
+    """A density-regression network with 1 + C sigmoid outputs (all cells, then one map per class).
+
+    Args:
+        arch: ``fcrn_a``, ``fcrn_b``, ``unet``, ``resunet``, ``deeplabv3plus`` or ``zhang``.
+        n_classes: cell classes C.
+        width: channel factor (1.0: the published widths).
+    """
+
+    def __init__(self, arch: str = "unet", n_classes: int = 4, width: float = 1.0, **kwargs):
+        if arch not in _ALIGN:
+            raise ValueError(f"arch must be one of {sorted(_ALIGN)}, got {arch!r}")
+        n_classes = int(n_classes)
+        if n_classes < 1 or not 0 < float(width) <= 2:
+            raise ValueError(f"n_classes must be >= 1 and width in (0, 2], got {n_classes}, {width}")
+        L = keras.layers
+        w = float(width)
+        image = keras.Input((None, None, 3), name="image")
+        x = L.Rescaling(1.0 / 255.0, name="scale")(image)
+        if arch == "zhang":
+            bottom, skips = _unet_encoder(x, w)
+            det = L.Conv2D(1, 1, activation="sigmoid", name="det_map")(_unet_decoder(bottom, skips, w, "det"))
+            cls = L.Conv2D(n_classes, 1, activation="sigmoid", name="cls_maps")(_unet_decoder(bottom, skips, w, "cls"))
+            out = L.Concatenate(name="maps", dtype="float32")([det, cls])
+        else:
+            if arch == "unet":
+                bottom, skips = _unet_encoder(x, w)
+                feats = _unet_decoder(bottom, skips, w, "u")
+            else:
+                feats = {"fcrn_a": _fcrn_a, "fcrn_b": _fcrn_b, "resunet": _resunet,
+                         "deeplabv3plus": _deeplabv3plus}[arch](x, w)
+            out = L.Conv2D(1 + n_classes, 1, activation="sigmoid", dtype="float32", name="maps")(feats)
+        super().__init__(inputs=image, outputs=out, **kwargs)
+        self.arch, self.n_classes, self.width = arch, n_classes, w
+
+    CONFIG = {"arch": "arch", "n_classes": "n_classes", "width": "width"}
+
+    @property
+    def alignment(self) -> int:
+        """Input sides must be multiples of this (the network's pooling)."""
+        return _ALIGN[self.arch]
+
+
+DENSITY_CLASSES = ("DensityNet",)
+
+
+def build_density_model(config, n_classes: int) -> DensityNet:
+    """The untrained density network of a Table 1 row (``zhang``, or ``config.density_net``)."""
+    arch = "zhang" if config.model == "zhang" else config.density_net
+    return DensityNet(arch, n_classes, config.density_width, name=arch)

@@ -1,13 +1,15 @@
-"""The published numbers of Shui et al. (MICCAI 2022), as data: Tables 1-2 and the Fig. 3 claims."""
+"""Shui et al. (MICCAI 2022): the paper's facts and published numbers, as data (Tables 1-2 and the Fig. 3
+claims), and its :class:`common.contract.Paper` (``PAPER``)."""
 
 from __future__ import annotations
 
-import pandas as pd
+from common.contract import Paper
 
-from common.reporting import paper_table
+__all__ = ["COLUMNS", "FIG3_BEST_Q", "MATCH_RADIUS_PX", "MPP", "PAPER", "PROTOCOL", "PointNetPaper", "TABLE1_PERCENT",
+           "TABLE1_SECONDS", "TABLE2_PERCENT", "load", "table1", "table2"]
 
-__all__ = ["COLUMNS", "FIG3_BEST_Q", "MATCH_RADIUS_PX", "PROTOCOL", "TABLE1_PERCENT", "TABLE1_SECONDS",
-           "TABLE2_PERCENT", "table1", "table2"]
+TITLE = "End-to-end point-proposal cell recognition (Shui et al., MICCAI 2022)"
+MPP = 0.25   # 40x patches (the protocol below)
 
 MATCH_RADIUS_PX = 12.0
 PROTOCOL = ("485 PD-L1 IHC patches of 1920 x 1080 px (40x, NSCLC), 4 classes, point annotations by 3 pathologists; "
@@ -39,13 +41,80 @@ FIG3_BEST_Q = 0.4
 FIG3_LOWEST_Q = 0.1
 
 
-def table1() -> pd.DataFrame:
+def table1():
     """Table 1 (fractions, seconds) indexed by method."""
+    from common.reporting import paper_table
+
     df = paper_table(TABLE1_PERCENT, COLUMNS, scale=0.01)
     df["Time (s)"] = [TABLE1_SECONDS[m] for m in df.index]
     return df
 
 
-def table2() -> pd.DataFrame:
+def table2():
     """Table 2 (fractions) indexed by method."""
+    from common.reporting import paper_table
+
     return paper_table(TABLE2_PERCENT, COLUMNS, scale=0.01)
+
+
+class PointNetPaper(Paper):
+    """Shui et al.'s hooks (:mod:`common.contract`)."""
+
+    def training_batch(self, config, samples, seed=0):
+        import numpy as np
+
+        from pointnet_cells.data import crop_batches, density_targets
+        from pointnet_cells.losses import pad_annotations
+
+        cfg = config.with_overrides(batch_size=len(samples), seed=seed)
+        x, cells = next(crop_batches(samples, cfg, cfg.crop_scale))
+        if config.model == "point":
+            return x, pad_annotations([p for p, _ in cells], [c for _, c in cells])
+        size, n = int(config.crop_size), len(samples[0].class_names)
+        return x, np.stack([density_targets(p, c, (size, size), n, config.density_kernel, config.density_sigma)
+                            for p, c in cells])
+
+    def open(self, folder, config, postprocess, class_names):
+        import os
+
+        from common.inference import load_keras
+        from pointnet_cells.inference import predictor_for
+
+        model = load_keras(os.path.join(folder, "model.keras"), self.model_classes, self.name)
+        if type(model).__name__ == "PointNet" and config.model != "point":
+            config = config.with_overrides(model="point")
+        return predictor_for(model, config, class_names, folder, postprocess)
+
+    def add_arguments(self, verb, parser):
+        if verb == "reproduce":
+            from pointnet_cells.config import Q_VALUES
+
+            parser.add_argument("--q-sweep", nargs="*", type=float, default=None, metavar="Q",
+                                help=f"also train our model once per GCE exponent q for Fig. 3 (no values: "
+                                     f"{' '.join(f'{q:g}' for q in Q_VALUES)})")
+        if verb == "train":
+            parser.add_argument("--vgg-weights", dest="vgg_weights", default=None,
+                                help="Keras' ImageNet VGG16 no-top weights file (.h5); without it VGG16 starts from "
+                                     "random weights")
+
+    def reproduce_options(self, args):
+        from pointnet_cells.config import Q_VALUES
+
+        if args.q_sweep is None:
+            return {}
+        return {"q_values": tuple(args.q_sweep) or Q_VALUES}
+
+
+# ``reproduce --quick`` runs Table 2, whose first and last rows are also Table 1's P2PNet and ours.
+PAPER = PointNetPaper(
+    name="pointnet_cells", title=TITLE, synthetic="pdl1",
+    synthetic_splits={"train": (64, 256), "val": (8, 256), "test": (16, 256)}, match_radius=MATCH_RADIUS_PX, mpp=MPP,
+    model_classes=("PointNet", "DensityNet"), default_row="ours", methods=("proposals", "peaks"),
+    quick_rows=("Baseline", "Baseline+PFA", "Baseline+PFA+IC"), path_flags=("vgg_weights",),
+    tiny=dict(width=0.0625, head_channels=8, crop_size=64, epochs=1, batch_size=2, density_epochs=1,
+              density_width=0.125, n_thresholds=6, checkpoint_every=1))
+
+
+def load(run, **options):
+    """The predictor of a ``pointnet_cells`` run folder (or a ``.keras`` file in one): :meth:`PointNetPaper.load`."""
+    return PAPER.load(run, **options)

@@ -16,37 +16,15 @@ import time
 
 import pandas as pd
 
-from common.datasets import load_split as _load_split
-from common.datasets import load_splits as _load_splits
 from common.reporting import paper_vs_ours
-from common.reproduce import Reproduction, TableSetup, provenance, synthetic_alias
+from common.reproduce import Reproduction, TableSetup, provenance
 from pointnet_cells import paper
 from pointnet_cells.config import Q_VALUES, TABLE1_ROWS, TABLE2_ROWS, PointNetConfig
+from pointnet_cells.paper import PAPER
 
-__all__ = ["QUICK_ROWS", "SYNTHETIC_SPLITS", "load_split", "load_splits", "main", "q_sweep", "row_scores", "table1",
-           "table2", "train_rows"]
+__all__ = ["main", "q_sweep", "row_scores", "table1", "table2", "train_rows"]
 
-# Synthetic PD-L1 splits: (images, side).
-SYNTHETIC_SPLITS = {"train": (64, 256), "val": (8, 256), "test": (16, 256)}
-# What ``reproduce --quick`` runs by default: Table 2, whose first and last rows are also Table 1's P2PNet
-# and ours (about 4.5 minutes on 2 CPU cores; each density competitor adds 1-1.5 minutes).
-QUICK_ROWS = TABLE2_ROWS
 _MODEL_FIELDS = ("model", "pfa", "heads", "cls_loss", "density_net", "q")
-
-
-def data_name(data: str) -> str:
-    """``"synthetic"`` is the PD-L1 kind (4 classes)."""
-    return synthetic_alias(data, "pdl1")
-
-
-def load_split(data: str = "synthetic", split: str = "test", seed: int = 0, data_root=None):
-    """One split; synthetic splits have the sizes of ``SYNTHETIC_SPLITS``."""
-    return _load_split(data_name(data), split, seed, data_root, SYNTHETIC_SPLITS)
-
-
-def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):
-    """(train, val, test) of a dataset name or folder accepted by ``common.datasets.load``."""
-    return _load_splits(data_name(data), seed, data_root, SYNTHETIC_SPLITS)
 
 
 def _key(cfg) -> tuple:
@@ -100,7 +78,7 @@ def _protocol(base) -> str:
 
 
 def _table(which: str, data, quick, out, rows, config, resume, verbose, splits, trained=None):
-    setup = TableSetup(PointNetConfig, rows, config, quick, data_name(data), out, splits, load_splits, data)
+    setup = TableSetup(PAPER, rows, config, quick, data, out, splits)
     base = setup.base
     configs = {row: base.variant(row) for row in setup.rows}
     runs = train_rows(base, configs, setup.train, setup.val, setup.out, resume=resume, verbose=verbose,
@@ -161,7 +139,7 @@ def q_sweep(data: str = "synthetic", quick: bool = False, out=None, q_values=Q_V
     q_values = [float(q) for q in q_values]
     if not q_values or min(q_values) <= 0 or max(q_values) > 1:
         raise ValueError(f"q values must lie in (0, 1], got {q_values}")
-    setup = TableSetup(PointNetConfig, ["ours"], config, quick, data_name(data), out, splits, load_splits, data)
+    setup = TableSetup(PAPER, ["ours"], config, quick, data, out, splits)
     base = setup.base.variant("ours")
     configs = {q: base.with_overrides(q=q) for q in q_values}
     runs = train_rows(base, configs, setup.train, setup.val, setup.out, resume=resume, verbose=verbose,
@@ -185,11 +163,10 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=None, resu
          command: str | None = None, epochs: int | None = None, config=None, splits=None, overrides=None,
          data_root=None, q_values=None) -> dict:
     """Runs the tables the rows belong to, prints them and writes ``<out>/pointnet_cells/table1|table2.{md,csv}``
-    (and ``q_sweep`` when ``q_values`` are given). Default rows: all, or ``QUICK_ROWS`` with ``quick``."""
-    run = Reproduction("pointnet_cells", PointNetConfig, data_name(data), load_splits, quick=quick, out=out,
-                       config=config, overrides=overrides, epochs=epochs, command=command, splits=splits,
-                       data_root=data_root, raw_data=data)
-    rows = list(rows) if rows else list(QUICK_ROWS if quick else (*TABLE2_ROWS, *TABLE1_ROWS))
+    (and ``q_sweep`` when ``q_values`` are given). Default rows: all, or the paper's ``quick_rows`` with ``quick``."""
+    run = Reproduction(PAPER, data, quick=quick, out=out, config=config, overrides=overrides, epochs=epochs,
+                       command=command, splits=splits, data_root=data_root)
+    rows = list(rows) if rows else list(PAPER.quick_rows if quick else (*TABLE2_ROWS, *TABLE1_ROWS))
     unknown = [r for r in rows if r not in PointNetConfig.VARIANTS]
     if unknown:
         raise ValueError(f"unknown row(s) {unknown}; choose from {list(PointNetConfig.VARIANTS)}")

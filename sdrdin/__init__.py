@@ -12,7 +12,5 @@ from common import lazy_attributes
 
 __getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
     "config": "SDRDINConfig TABLE2_ROWS TABLE3_ROWS VARIANTS", "losses": "PixelWeightedCE",
-    "model": "SDRDIN build_sdrdin", "data": "patches sdrdin_dataset targets", "train": "train_network",
-    "evaluate": "SDRDINPredictor load locate"})
-READY = True
-TITLE = "S-DRDIN - simultaneous cell detection and classification (symmetric dense inception network)"
+    "model": "SDRDIN build_network build_sdrdin", "data": "patches sdrdin_dataset targets", "train": "train_network",
+    "inference": "SDRDINPredictor locate", "paper": "PAPER TITLE load"})

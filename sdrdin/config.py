@@ -6,12 +6,9 @@ Sources: the S-DRDIN paper (sections 2.2-2.5) and, where it is silent, the DRDIN
 The quick preset (``SDRDINConfig.quick()``) is a smaller network (input 96, base 8) trained 12
 epochs at the paper's learning rate and batch size, so every Table 2 / Table 3 row trains in under
 a minute on a CPU; every table that uses it says so. It departs from section 2.5's pixel constants:
-``min_area`` 10 (paper 50), ``peak_window`` 7 (15) and ``vote_box`` 3 (49). A 12-epoch network's
-blobs are small and its class maps leak probability into the background (about 2% per pixel on
-the PD1 channels), which dominates a 49 x 49 mean; the synthetic cells are also closer together
-(median 12 px) than a 15 px window separates. The values are those with the best mean validation
-F1 over the U-Net, DRDIN, S-DRDIN-gradient and S-DRDIN pipelines of a quick run (the test split
-unread; ``results/sdrdin/quick_postprocess.py``). The paper preset keeps 50, 15 and 49.
+``min_area`` 10 (paper 50), ``peak_window`` 7 (15) and ``vote_box`` 3 (49), chosen on the validation
+split of a quick run (``results/sdrdin/quick_postprocess.md`` says how and why). The paper preset
+keeps 50, 15 and 49.
 """
 
 from __future__ import annotations
@@ -19,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import PaperConfig
+from sdrdin.paper import MATCH_RADIUS_PX
 
 __all__ = ["SDRDINConfig", "TABLE2_ROWS", "TABLE3_ROWS", "VARIANTS"]
 
@@ -41,7 +39,6 @@ TABLE3_ROWS = ("U-Net", "CONCORDe-Net", "DRDIN-classification", "S-DRDIN-gradien
 class SDRDINConfig(PaperConfig):
     """Every S-DRDIN hyper-parameter. Defaults are the paper's (ours where it is silent, marked)."""
 
-    PAPER = "sdrdin"
     TABLE = "Table 2"
     VARIANTS = VARIANTS
     QUICK = dict(input_size=96, patch_stride=48, base_filters=8, epochs=12, patience=5, counter_epochs=3,
@@ -75,7 +72,7 @@ class SDRDINConfig(PaperConfig):
     vote_box: int = 49              # class = argmax of the mean class probability in a 49 x 49 box (eq. 3)
     n_thresholds: int = 24          # thresholds searched on the validation split (ours)
     # Evaluation (section 2.5): TP within 10 px; 3 training/validation splits with different seeds.
-    match_radius: float = 10.0
+    match_radius: float = MATCH_RADIUS_PX
     n_splits: int = 3
     val_fraction: float = 0.3       # 7:3 training:validation split of the training patches' images
     # CONCORDe-Net baseline (detection; common.baselines.concordenet with the Inception U-Net) and the
@@ -91,17 +88,11 @@ class SDRDINConfig(PaperConfig):
     sccnn_batch: int = 64
 
     def validate(self):
-        if self.model not in ("sdrdin", "unet", "concordenet"):
-            raise ValueError(f"model must be 'sdrdin', 'unet' or 'concordenet', got {self.model!r}")
-        if self.branches not in ("both", "detection", "classification"):
-            raise ValueError(f"branches must be 'both', 'detection' or 'classification', got {self.branches!r}")
-        if self.class_weighting not in ("batch", "none"):
-            raise ValueError(f"class_weighting must be 'batch' (eq. 1) or 'none', got {self.class_weighting!r}")
-        if self.depth < 2:
-            raise ValueError(f"depth must be >= 2, got {self.depth}")
-        if self.input_size % (2 ** (self.depth - 1)):
-            raise ValueError(f"input_size {self.input_size} must be divisible by 2**(depth-1) = "
-                             f"{2 ** (self.depth - 1)}")
+        self.require_choice("model", ("sdrdin", "unet", "concordenet"))
+        self.require_choice("branches", ("both", "detection", "classification"))
+        self.require_choice("class_weighting", ("batch", "none"))
+        self.require_pooled("input_size", "depth")
+        self.require_positive("batch_size", "base_filters")
         if not 0 < self.patch_stride <= self.input_size:
             raise ValueError(f"patch_stride must be in (0, input_size], got {self.patch_stride}")
         if self.peak_window < 1 or self.peak_window % 2 == 0 or self.vote_box < 1 or self.vote_box % 2 == 0:
@@ -109,11 +100,8 @@ class SDRDINConfig(PaperConfig):
         if self.n_splits < 1 or not 0 < self.val_fraction < 1:
             raise ValueError(f"n_splits must be >= 1 and val_fraction in (0, 1), got {self.n_splits}, "
                              f"{self.val_fraction}")
-        if self.n_thresholds < 2:
-            raise ValueError(f"n_thresholds must be >= 2, got {self.n_thresholds}")
-        for name in ("learning_rate", "radius", "match_radius", "sccnn_lr"):
-            if not getattr(self, name) > 0:
-                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}")
+        self.require_positive("n_thresholds", at_least=2)
+        self.require_positive("learning_rate", "radius", "match_radius", "sccnn_lr", "count_loss_weight")
         if self.sccnn_patch < 19 or self.sccnn_radius < 0 or self.sccnn_patches < 1 or self.sccnn_batch < 1:
             raise ValueError("sccnn_patch must be >= 19, sccnn_radius >= 0, sccnn_patches and sccnn_batch >= 1")
         if self.min_area < 0 or self.dilate_radius < 0:

@@ -10,10 +10,13 @@ from __future__ import annotations
 import keras
 
 from common.baselines import concordenet, sccnn, unet  # noqa: F401  (baselines of saved runs)
+from common.baselines.inception_unet import InceptionUNet
+from common.baselines.sccnn import SCCNNClassifier
+from common.baselines.unet import UNet
 from common.layers import ConstructorConfig, InceptionBlock, StopGradient
 from sdrdin import losses  # noqa: F401  (registers the losses compiled .keras files name)
 
-__all__ = ["BRANCHES", "SDRDIN", "build_sdrdin"]
+__all__ = ["BRANCHES", "SDRDIN", "build_network", "build_sdrdin", "tasks_of"]
 
 BRANCHES = ("both", "detection", "classification")
 
@@ -124,3 +127,35 @@ def build_sdrdin(config, n_classes: int, output: str = "probability", input_size
             "detection": "drdin_detection", "classification": "drdin_classification"}[config.branches]
     return SDRDIN(n_classes, size, config.base_filters, config.depth, config.branches, config.stop_gradient,
                   config.batch_norm, output=output, name=name)
+
+
+def build_network(config, n_classes: int, input_size="config") -> keras.Model:
+    """The untrained network of one pipeline part: S-DRDIN / DRDIN, a single-task U-Net, CONCORDe-Net's
+    Inception U-Net (detection) or the SC-CNN classifier (CONCORDe-Net row's classification)."""
+    size = config.input_size if input_size == "config" else input_size
+    if config.model == "sdrdin":
+        return build_sdrdin(config, n_classes, input_size=size)
+    if config.model == "concordenet":
+        if config.branches == "detection":
+            return InceptionUNet(size, config.base_filters, config.depth, rescale=True, output_name="det",
+                                 name="concordenet_detection")
+        if config.branches == "classification":
+            return SCCNNClassifier(n_classes, config.sccnn_patch, config.sccnn_width, name="sccnn_classifier")
+    if config.model == "unet":
+        if config.branches == "detection":
+            return UNet(1, size, config.base_filters, config.depth, head="sigmoid", output_name="det",
+                        name="unet_detection")
+        if config.branches == "classification":
+            return UNet(n_classes + 1, size, config.base_filters, config.depth, head="softmax", output_name="class",
+                        name="unet_classification")
+    raise ValueError(f"no single network for model={config.model!r}, branches={config.branches!r}")
+
+
+def tasks_of(model) -> tuple:
+    """The outputs a network trains: ``("class", "det")``, ``("det",)`` or ``("class",)`` (a per-pixel
+    class map), or ``("cell_class",)`` for a patch classifier (SC-CNN)."""
+    if isinstance(model, SCCNNClassifier):
+        return ("cell_class",)
+    if hasattr(model, "tasks"):
+        return model.tasks
+    return (model.output_name,) if hasattr(model, "output_name") else tuple(model.output_names)

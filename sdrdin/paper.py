@@ -1,4 +1,5 @@
-"""S-DRDIN's published numbers, as data (ovarian-cancer mIHC, 6 cell types, 5 held-out test slides).
+"""S-DRDIN: the paper's facts and published numbers, as data (ovarian-cancer mIHC, 6 cell types, 5
+held-out test slides), and its :class:`common.contract.Paper` (``PAPER``).
 
 Every value is the mean and standard deviation over 3 training / validation splits (section 2.5);
 a detection is a TP within 10 px (0.44 um/px at 20x) of an annotation.
@@ -6,10 +7,13 @@ a detection is a TP within 10 px (0.44 um/px at 20x) of an annotation.
 
 from __future__ import annotations
 
-import pandas as pd
+from common.contract import Paper
 
-__all__ = ["CLASS_NAMES", "DATA_SPLIT", "MATCH_RADIUS_PX", "TABLE2", "TABLE2_COLUMNS", "TABLE3", "TABLE3_COLUMNS",
-           "TABLE_A4", "TABLE_A5", "TABLE_A5_COLUMNS", "table"]
+__all__ = ["CLASS_NAMES", "DATA_SPLIT", "MATCH_RADIUS_PX", "MPP", "PAPER", "SDRDINPaper", "TABLE2", "TABLE2_COLUMNS",
+           "TABLE3", "TABLE3_COLUMNS", "TABLE_A4", "TABLE_A5", "TABLE_A5_COLUMNS", "load", "table"]
+
+TITLE = "S-DRDIN - simultaneous cell detection and classification (symmetric dense inception network)"
+MPP = 0.44   # 20x (section 2.5)
 
 CLASS_NAMES = ("CD8+", "CD4+FOXP3-", "CD4+FOXP3+", "PD1+CD4-CD8-", "PD1+CD4-CD8+", "PD1+CD4+CD8-")
 
@@ -61,8 +65,10 @@ TABLE_A5 = {
 }
 
 
-def table(rows: dict, columns, index_name: str = "Method") -> pd.DataFrame:
+def table(rows: dict, columns, index_name: str = "Method"):
     """A paper table as a DataFrame: ``<column>`` (mean) and ``<column> std`` per column."""
+    import pandas as pd
+
     data = {}
     for name, values in rows.items():
         data[name] = {}
@@ -72,3 +78,50 @@ def table(rows: dict, columns, index_name: str = "Method") -> pd.DataFrame:
     df = pd.DataFrame.from_dict(data, orient="index")
     df.index.name = index_name
     return df
+
+
+class SDRDINPaper(Paper):
+    """S-DRDIN's hooks (:mod:`common.contract`)."""
+
+    def training_batch(self, config, samples, seed=0):
+        import numpy as np
+
+        from sdrdin.data import targets
+
+        rng = np.random.default_rng(seed)
+        size, xs, mcs, mds = config.input_size, [], [], []
+        for s in samples:
+            mc, md = targets(s, config.radius)
+            r0, c0 = (int(rng.integers(0, d - size + 1)) for d in s.shape)
+            xs.append(s.image[r0:r0 + size, c0:c0 + size])
+            mcs.append(mc[r0:r0 + size, c0:c0 + size])
+            mds.append(md[r0:r0 + size, c0:c0 + size])
+        return np.stack(xs).astype("float32"), {"class": np.stack(mcs), "det": np.stack(mds)}
+
+    def open(self, folder, config, postprocess, class_names, *, tile_size: int = 512, batch_size: int = 4):
+        import os
+
+        from common.inference import load_keras, resolve_run
+        from sdrdin.inference import SDRDINPredictor
+        from sdrdin.train import pipeline_parts
+
+        models = {sub: load_keras(resolve_run(os.path.join(folder, sub) if sub else folder)[1], self.model_classes,
+                                  self.name) for sub in pipeline_parts(config)}
+        det = models.get("", models.get("detection"))
+        cls = models.get("", models.get("classification"))
+        return SDRDINPredictor(det, config, postprocess, class_names, folder, classifier=cls, tile_size=tile_size,
+                               batch_size=batch_size)
+
+
+PAPER = SDRDINPaper(
+    name="sdrdin", title=TITLE, synthetic="mihc6",
+    synthetic_splits={"train": (16, 192), "val": (8, 192), "test": (16, 192)}, match_radius=MATCH_RADIUS_PX, mpp=MPP,
+    model_classes=("SDRDIN", "UNet", "InceptionUNet", "SCCNNClassifier"), default_row="S-DRDIN",
+    methods=("blobs", "components"),
+    tiny=dict(input_size=32, patch_stride=16, base_filters=4, epochs=1, steps_per_epoch=2, min_area=2, peak_window=5,
+              vote_box=9, n_thresholds=6, counter_epochs=1, sccnn_epochs=1, sccnn_patches=64))
+
+
+def load(run, **options):
+    """The predictor of an S-DRDIN run folder (any table row's pipeline): :meth:`SDRDINPaper.load`."""
+    return PAPER.load(run, **options)

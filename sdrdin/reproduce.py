@@ -17,16 +17,15 @@ import numpy as np
 import pandas as pd
 
 from common.datasets import SampleList
-from common.datasets import load_splits as _load_splits
 from common.evaluation import score
 from common.matching import classification_scores, detection_recall_by_class
-from common.reproduce import Reproduction, TableSetup, provenance, synthetic_alias
+from common.reproduce import Reproduction, TableSetup, provenance
 from sdrdin import paper
 from sdrdin.config import TABLE2_ROWS, TABLE3_ROWS, SDRDINConfig
+from sdrdin.paper import PAPER
 from sdrdin.train import train
 
-__all__ = ["PIPELINES", "SYNTHETIC_SIZES", "load_splits", "main", "resplit", "run_pipelines", "table2", "table3",
-           "table_a4", "table_a5"]
+__all__ = ["PIPELINES", "main", "resplit", "run_pipelines", "table2", "table3", "table_a4", "table_a5"]
 
 # Pipeline -> (config row, Table 2 row, Table 3 row).
 PIPELINES = {
@@ -36,18 +35,6 @@ PIPELINES = {
     "S-DRDIN-gradient": ("S-DRDIN-gradient", "S-DRDIN-gradient", "S-DRDIN-gradient"),
     "S-DRDIN": ("S-DRDIN", "S-DRDIN", "S-DRDIN"),
 }
-SYNTHETIC_SIZES = {"train": (16, 192), "val": (8, 192), "test": (16, 192)}
-
-
-def data_name(data: str) -> str:
-    """``"synthetic"`` is S-DRDIN's six-type mIHC kind."""
-    return synthetic_alias(data, "mihc6")
-
-
-def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):
-    """(train, val, test) SampleLists of a dataset name or folder accepted by ``common.datasets.load``."""
-    return _load_splits(data_name(data), seed, data_root, SYNTHETIC_SIZES)
-
 
 def resplit(train, val, seed: int, val_fraction: float = 0.3) -> tuple:
     """The training and validation images pooled and split ``1 - val_fraction : val_fraction`` at ``seed``
@@ -198,11 +185,10 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=None, resu
     ``rows`` limits the Table 2 / Table 3 rows (default: all);
     ``epochs`` caps every network's epochs; ``overrides`` sets ``SDRDINConfig`` fields.
     """
-    run = Reproduction("sdrdin", SDRDINConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
-                       overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
-                       raw_data=data)
+    run = Reproduction(PAPER, data, quick=quick, out=out, config=config, overrides=overrides, epochs=epochs,
+                       command=command, splits=splits, data_root=data_root)
     rows = list(rows or dict.fromkeys(list(TABLE2_ROWS) + list(TABLE3_ROWS)))
-    setup = TableSetup(SDRDINConfig, rows, run.config, quick, data_name(data), run.out, run.splits, load_splits, data)
+    setup = TableSetup(PAPER, rows, run.config, quick, data, run.out, run.splits)
     base, tr, va, te = setup.base, setup.train, setup.val, setup.test
     results = run_pipelines(base, tr, va, te, run.out, _pipelines_for(rows), resume=resume, verbose=verbose)
     os.makedirs(run.out, exist_ok=True)

@@ -21,25 +21,17 @@ import os
 import keras
 
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
-from common.baselines.inception_unet import InceptionUNet
-from common.baselines.sccnn import SCCNNClassifier, classifier_patches
-from common.baselines.unet import UNet
+from common.baselines.sccnn import classifier_patches
 from common.tiling import crop_origins
 from common.training import RunDir, fit, fit_arrays, open_run, set_seed
 from sdrdin.config import SDRDINConfig
 from sdrdin.data import check_classified, sdrdin_dataset
 from sdrdin.losses import PixelWeightedCE
-from sdrdin.model import build_sdrdin
+from sdrdin.model import build_network, tasks_of
 
-__all__ = ["SEPARATE", "build_network", "pipeline_parts", "train", "train_network"]
+__all__ = ["SEPARATE", "compiled_network", "pipeline_parts", "train", "train_network"]
 
 SEPARATE = ("detection", "classification")
-
-
-def _check_config(config) -> SDRDINConfig:
-    if not isinstance(config, SDRDINConfig):
-        raise ValueError(f"config must be an SDRDINConfig, got {type(config).__name__}")
-    return config
 
 
 def pipeline_parts(config: SDRDINConfig) -> dict:
@@ -50,43 +42,28 @@ def pipeline_parts(config: SDRDINConfig) -> dict:
     return {task: config.with_overrides(branches=task) for task in SEPARATE}
 
 
-def build_network(config: SDRDINConfig, n_classes: int, input_size="config") -> keras.Model:
-    """The untrained network of one pipeline part: S-DRDIN / DRDIN, a single-task U-Net, CONCORDe-Net's
-    Inception U-Net (detection) or the SC-CNN classifier (CONCORDe-Net row's classification)."""
-    size = config.input_size if input_size == "config" else input_size
-    if config.model == "sdrdin":
-        return build_sdrdin(config, n_classes, input_size=size)
-    if config.model == "concordenet":
-        if config.branches == "detection":
-            return InceptionUNet(size, config.base_filters, config.depth, rescale=True, output_name="det",
-                                 name="concordenet_detection")
-        if config.branches == "classification":
-            return SCCNNClassifier(n_classes, config.sccnn_patch, config.sccnn_width, name="sccnn_classifier")
-    if config.model == "unet":
-        if config.branches == "detection":
-            return UNet(1, size, config.base_filters, config.depth, head="sigmoid", output_name="det",
-                        name="unet_detection")
-        if config.branches == "classification":
-            return UNet(n_classes + 1, size, config.base_filters, config.depth, head="softmax", output_name="class",
-                        name="unet_classification")
-    raise ValueError(f"no single network for model={config.model!r}, branches={config.branches!r}")
-
-
-def tasks_of(model) -> tuple:
-    """The outputs a network trains: ``("class", "det")``, ``("det",)`` or ``("class",)`` (a per-pixel
-    class map), or ``("cell_class",)`` for a patch classifier (SC-CNN)."""
-    if isinstance(model, SCCNNClassifier):
-        return ("cell_class",)
-    if hasattr(model, "tasks"):
-        return model.tasks
-    return (model.output_name,) if hasattr(model, "output_name") else tuple(model.output_names)
-
-
 def _losses(config, tasks):
     # The U-Net row is "trained without additional weights" (section 3.2): plain cross-entropy.
     weighting = "none" if config.model == "unet" else config.class_weighting
     losses = {"class": PixelWeightedCE(weighting), "det": keras.losses.BinaryCrossentropy(name="det_bce")}
     return {k: losses[k] for k in tasks}
+
+
+def compiled_network(config: SDRDINConfig, n_classes: int) -> keras.Model:
+    """One pipeline part's untrained network compiled with its losses and Adam (``config.branches``
+    names the part; CONCORDe-Net's detection part is its segmenter with the Dice loss alone)."""
+    model = build_network(config, n_classes)
+    if config.model == "concordenet" and config.branches == "classification":
+        model.compile(optimizer=keras.optimizers.Adam(config.sccnn_lr), loss="sparse_categorical_crossentropy")
+        return model
+    if config.model == "concordenet":
+        model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=DiceLoss(1.0))
+        return model
+    tasks = tasks_of(model)
+    losses = _losses(config, tasks)
+    single = not isinstance(model.output, dict)   # a one-output network (U-Net) takes its target bare
+    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=losses[tasks[0]] if single else losses)
+    return model
 
 
 def _steps(config, train) -> int:
@@ -105,7 +82,7 @@ def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True
     Returns:
         ``(model, history)``; the model is saved as ``model.keras`` in ``run_dir``.
     """
-    config = _check_config(config)
+    config = SDRDINConfig.ensure(config)
     train = check_classified(train, "training")
     val = check_classified(val, "validation", n_classes=len(train[0].class_names))
     run = open_run(run_dir, config, resume, data=(train, val))
@@ -113,11 +90,9 @@ def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True
         trainer = _train_concordenet if config.branches == "detection" else _train_sccnn_classifier
         return trainer(config, train, val, run, resume, verbose)
     set_seed(config.seed)
-    model = build_network(config, len(train[0].class_names))
+    model = compiled_network(config, len(train[0].class_names))
     tasks = tasks_of(model)
-    losses = _losses(config, tasks)
-    single = not isinstance(model.output, dict)   # a one-output network (U-Net) takes its target bare
-    model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=losses[tasks[0]] if single else losses)
+    single = not isinstance(model.output, dict)
     steps = _steps(config, train)
 
     def shaped(ds):
@@ -203,11 +178,12 @@ def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbos
     (``postprocess.json``, ``sweep.csv``).
 
     Returns:
-        The row's :class:`sdrdin.evaluate.SDRDINPredictor`.
+        The row's :class:`sdrdin.inference.SDRDINPredictor`.
     """
-    from sdrdin.evaluate import SDRDINPredictor, calibrate_predictor, method_of
+    from common.evaluation import calibrate_run
+    from sdrdin.inference import SDRDINPredictor
 
-    config = _check_config(config)
+    config = SDRDINConfig.ensure(config)
     parts = pipeline_parts(config)
     # A joint row's network trains in the row folder itself (train_network opens it); a separate row's
     # folder is opened, and its config checked, before its first network trains.
@@ -218,11 +194,5 @@ def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbos
                                        resume=resume, verbose=verbose)
     det = models.get("", models.get("detection"))
     cls = models.get("", models.get("classification"))
-    pred = SDRDINPredictor(det, cls, config, class_names=train[0].class_names, folder=str(run.path))
-    params, sweep = calibrate_predictor(pred, val)
-    method = method_of(config)
-    RunDir(run.path).write_postprocess(method, {method: params}, sweep,
-                                       source=f"validation split ({len(val)} images), best detection F1 at "
-                                              f"{config.match_radius:g} px")
-    pred.postprocess = RunDir(run.path).postprocess()
-    return pred
+    pred = SDRDINPredictor(det, config, class_names=train[0].class_names, folder=str(run.path), classifier=cls)
+    return calibrate_run(pred, val, run.path)

@@ -53,16 +53,38 @@ def mihc_samples():
     return make_dataset("mihc", 3, 96, seed=7)
 
 
+def figure_content(fig) -> dict:
+    """What a matplotlib figure shows: its axes, the data artists on them (lines, collections, patches,
+    images, tables), and the pixel spread of the rendered figure (a blank one has none)."""
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())[..., :3].astype(float)
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    artists = [len(ax.lines) + len(ax.collections) + len(ax.patches) + len(ax.images) + len(ax.tables)
+               for ax in axes]
+    return {"axes": len(axes), "artists": artists, "pixel_std": float(pixels.std())}
+
+
 @pytest.fixture
 def notebook(monkeypatch):
     """``notebook(name, env_var, folder, first_cell_only=False)`` executes ``notebooks/<name>``'s
-    code cells in one scope with ``env_var`` pointing at a results folder (Agg backend)."""
+    code cells in one scope with ``env_var`` pointing at a results folder (Agg backend). Every figure
+    the notebook saves is recorded in ``scope["figures"]`` as ``{file stem: figure_content(fig)}``."""
     import json
     from pathlib import Path
 
     import matplotlib
 
     matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    saved = {}
+    original = Figure.savefig
+
+    def savefig(fig, fname, *args, **kwargs):
+        saved[Path(str(fname)).stem] = figure_content(fig)
+        return original(fig, fname, *args, **kwargs)
+
+    monkeypatch.setattr(Figure, "savefig", savefig)
 
     def run(name, env_var, folder, first_cell_only=False):
         nb = json.loads((Path(__file__).resolve().parents[1] / "notebooks" / name).read_text())
@@ -72,9 +94,21 @@ def notebook(monkeypatch):
         for cell in cells[:1] if first_cell_only else cells:
             exec("".join(cell["source"]), scope)
         matplotlib.pyplot.close("all")
+        scope["figures"] = dict(saved)
         return scope
 
     return run
+
+
+def assert_figures_drawn(scope, names, folder=None):
+    """Each named figure was saved with axes holding data and a rendered picture that is not blank."""
+    for name in names:
+        content = scope["figures"].get(name)
+        assert content is not None, f"the notebook saved no figure {name!r} (saved: {sorted(scope['figures'])})"
+        assert content["axes"] >= 1 and all(n > 0 for n in content["artists"]), (name, content)
+        assert content["pixel_std"] > 5, (name, content)
+        if folder is not None:
+            assert (folder / "figures" / f"{name}.png").is_file()
 
 
 @pytest.fixture(scope="session")
@@ -105,3 +139,10 @@ def user_folder(tmp_path_factory):
         return made[key]
 
     return make
+
+
+def paper_cli(name):
+    """``cli(argv)``: ``cellrepro <name> argv`` in this process (its exit status)."""
+    from common.cli import main
+
+    return lambda argv: main([name, *argv])

@@ -61,12 +61,21 @@ def test_hadolint_reports_nothing_at_warning_level():
     assert res.returncode == 0, res.stdout + res.stderr
 
 
-def test_ruff_is_configured_and_clean():
+def test_ruff_is_configured_and_clean(tmp_path):
     ruff = _tool("ruff")
     if ruff is None:
         pytest.fail("ruff is missing: install the test extra (pip install -e '.[test]')")
-    cfg = (ROOT / "pyproject.toml").read_text()
-    assert "line-length = 120" in cfg and '"F", "I", "E"' in cfg
+    import tomllib
+
+    cfg = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["ruff"]
+    assert cfg["line-length"] == 120
+    assert {"F", "I", "E"} <= set(cfg["lint"]["select"])
     res = subprocess.run([ruff, "check", "--no-cache", str(ROOT)], capture_output=True, text=True, cwd=ROOT,
                          env={**os.environ, "NO_COLOR": "1"})
     assert res.returncode == 0, res.stdout + res.stderr
+    # the configuration is the one ruff applies: a long line and an unused import are reported
+    bad = tmp_path / "ruff_probe.py"
+    bad.write_text("import os\n" + "x = 1" + " " * 120 + "# too long\n")
+    res = subprocess.run([ruff, "check", "--no-cache", "--config", str(ROOT / "pyproject.toml"), str(bad)],
+                         capture_output=True, text=True, cwd=tmp_path)
+    assert "F401" in res.stdout and "E501" in res.stdout, res.stdout

@@ -15,6 +15,5 @@ __getattr__, __dir__, __all__ = lazy_attributes(__name__, globals(), {
     "model": "YOLOv3 build_yolo set_trainable_modules COCO_ANCHORS TINY_ANCHORS",
     "darknet": "load_darknet_weights save_darknet_weights",
     "data": "kmeans_anchors encode_targets letterbox load_voc_folder load_yolo_folder YoloSequence",
-    "train": "train train_stage", "evaluate": "YoloPredictor load nms"})
-READY = True
-TITLE = "YOLOv3 (Darknet-53) transfer learning for blood cells on BCCD"
+    "train": "train train_stage", "inference": "YoloPredictor nms", "evaluate": "calibrate_threshold score_split",
+    "paper": "PAPER TITLE load"})

@@ -9,23 +9,16 @@ with the other modules frozen, stage 2 trains ``multiscale`` on a second source 
 training), stage 3 trains ``multiscale`` and ``detection`` on the target with ``darknet`` frozen.
 The paper's sources are ImageNet/COCO and Pascal VOC; offline, the defaults stand in two built-in
 synthetic microscopy detection sets (PD-L1 IHC cells, then H&E nuclei, with boxes), and every table
-says so. That order was chosen by measurement, not fixed in advance (quick preset, synthetic blood,
-seed 0, best validation mAP@0.5 of the transfer row against the target 0.3): H&E first, the first
-default, 0.236 (never reached; the H&E background is eosin-pink, the colour of the target's red cells);
-the generic ``synthetic:shapes`` set first (a stand-in for COCO's variety), 0.251; PD-L1 first (light
-background, membrane rings, two cell sizes), 0.389, reached at epoch 15 against scratch's 21.
-``results/yolo_transfer/synthetic_quick_sources`` records the three. ``weights=<Darknet .weights
-file>`` replaces the source stages with real weights (``yolov3.weights``: stages 1-2;
-``darknet53.conv.74``: stage 1).
+says so; how that order was chosen is recorded in ``results/yolo_transfer/synthetic_quick_sources``.
+``weights=<Darknet .weights file>`` replaces the source stages with real weights
+(``yolov3.weights``: stages 1-2; ``darknet53.conv.74``: stage 1).
 
 The quick preset (``YoloConfig.quick()``) is YOLOv3-tiny at half the filters and 256 px, trained for
 minutes on a CPU; every table that uses it says so. Three departures let a few hundred steps learn
-(measured on synthetic blood, scratch, 40 epochs of 6 batches: val mAP@0.5 stayed below 0.05 without
-them):
-BatchNorm momentum 0.9 (Darknet's 0.99 averages over ~100 steps, so the inference-mode statistics
-of a short run are still near their initial values), the objectness bias started at logit(0.01)
-(YOLOv5's initialisation; Darknet starts at 0) and scale jitter 0.75-1.25 (keras-yolo3: 0.25-2). The
-target mAP of the training-time table is 0.3 (paper preset: 0.8), set before the transfer row was run.
+(the README says what they were measured against): BatchNorm momentum 0.9 (Darknet's 0.99 averages
+over ~100 steps, so a short run's inference-mode statistics stay near their initial values), the
+objectness bias started at logit(0.01) (YOLOv5's initialisation; Darknet starts at 0) and scale jitter
+0.75-1.25 (keras-yolo3: 0.25-2). The target mAP of the training-time table is 0.3 (paper preset: 0.8).
 """
 
 from __future__ import annotations
@@ -33,6 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from common.config import PaperConfig
+from yolo_transfer.paper import MATCH_RADIUS_PX
 
 __all__ = ["MODULES", "ROWS", "VARIANTS", "YoloConfig"]
 
@@ -45,7 +39,6 @@ ROWS = tuple(VARIANTS)
 class YoloConfig(PaperConfig):
     """Every hyper-parameter of the YOLOv3 transfer recipe. Defaults: the paper's, else the Keras ports'."""
 
-    PAPER = "yolo_transfer"
     TABLE = "training-time table"
     VARIANTS = VARIANTS
     QUICK = dict(model="tiny", width=0.5, input_size=256, multiscale_sizes=(192, 224, 256, 288, 320),
@@ -92,7 +85,7 @@ class YoloConfig(PaperConfig):
     max_detections: int = 300       # per image, after NMS
     iou_threshold: float = 0.5      # AP@0.5 and box matching (VOC)
     target_map: float = 0.8         # the validation mAP@0.5 "time to target" is measured at (ours)
-    match_radius: float = 10.0      # point-matching radius for the shared point scores (px)
+    match_radius: float = MATCH_RADIUS_PX   # point-matching radius for the shared point scores (px)
 
     def validate(self):
         if self.model not in ("yolov3", "tiny"):

@@ -420,14 +420,8 @@ def train_stream(samples, config, anchors, strides, n_classes: int, start_batch:
 
 
 def as_dataset(stream, n_scales: int, n_classes: int):
-    """The stream as Keras takes it: a ``tf.data`` pipeline with free image sizes under TensorFlow (so
-    multi-scale batches do not fix the signature), the generator itself under other backends."""
-    import keras
+    """The stream as Keras takes it (:func:`common.training.stream_dataset`), image sizes free so
+    multi-scale batches do not fix the signature."""
+    from common.training import stream_dataset
 
-    if keras.backend.backend() != "tensorflow":
-        return stream
-    import tensorflow as tf
-
-    sig = (tf.TensorSpec((None, None, None, 3), tf.float32),
-           tuple(tf.TensorSpec((None, None, 5 + n_classes), tf.float32) for _ in range(n_scales)))
-    return tf.data.Dataset.from_generator(lambda: stream, output_signature=sig).prefetch(2)
+    return stream_dataset(stream, tuple((None, 5 + n_classes) for _ in range(n_scales)))

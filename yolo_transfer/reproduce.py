@@ -16,43 +16,12 @@ import time
 import numpy as np
 import pandas as pd
 
-from common.reproduce import Reproduction, TableSetup, provenance, synthetic_alias
+from common.reproduce import Reproduction, TableSetup, provenance
 from yolo_transfer import paper
 from yolo_transfer.config import ROWS, YoloConfig
+from yolo_transfer.paper import PAPER
 
-__all__ = ["SYNTHETIC_SIZES", "detection_table", "load_split", "load_splits", "main", "run_rows", "training_time"]
-
-SYNTHETIC_SIZES = {"train": (64, 256), "val": (16, 256), "test": (16, 256)}
-
-
-def data_name(data: str) -> str:
-    """``"synthetic"`` is the blood-smear kind (RBC / WBC / platelets with boxes)."""
-    return synthetic_alias(data, "blood")
-
-
-def load_splits(data: str = "synthetic", seed: int = 0, data_root=None):
-    """(train, val, test) of a data set name, a VOC folder or an Ultralytics folder."""
-    from common.datasets import load_splits as _load_splits
-    from yolo_transfer.data import load_data
-
-    name = data_name(data)
-    if os.path.isdir(name) and (os.path.isfile(os.path.join(name, "data.yaml"))
-                                or os.path.isdir(os.path.join(name, "Annotations"))):
-        return tuple(load_data(name, s, seed) for s in ("train", "val", "test"))
-    return _load_splits(name, seed, data_root, SYNTHETIC_SIZES)
-
-
-def load_split(data: str, split: str, seed: int = 0, data_root=None):
-    """One split of a data set name, a VOC folder or an Ultralytics folder (``all``: every split)."""
-    from common.datasets import SampleList
-    from yolo_transfer.data import load_data
-
-    name = data_name(data)
-    if split == "all":
-        parts = [load_split(name, s, seed, data_root) for s in ("train", "val", "test")]
-        return SampleList([s for p in parts for s in p], f"{name}, all splits")
-    return load_data(name, split, seed, data_root)
-
+__all__ = ["detection_table", "main", "run_rows", "training_time"]
 
 def _to_target(history, target: float):
     """(epochs, seconds) until the validation mAP first reaches ``target`` (NaN when it never does)."""
@@ -153,11 +122,10 @@ def main(quick: bool = False, out=None, data: str = "synthetic", rows=None, resu
          data_root=None) -> dict:
     """Trains ``scratch`` and ``transfer``, prints the training-time and detection tables, writes them
     under ``<out>/yolo_transfer``."""
-    run = Reproduction("yolo_transfer", YoloConfig, data_name(data), load_splits, quick=quick, out=out, config=config,
-                       overrides=overrides, epochs=epochs, command=command, splits=splits, data_root=data_root,
-                       raw_data=data)
+    run = Reproduction(PAPER, data, quick=quick, out=out, config=config, overrides=overrides, epochs=epochs,
+                       command=command, splits=splits, data_root=data_root)
     rows = list(rows or ROWS)
-    setup = TableSetup(YoloConfig, rows, run.config, quick, data_name(data), run.out, run.splits, load_splits, data)
+    setup = TableSetup(PAPER, rows, run.config, quick, data, run.out, run.splits)
     base, tr, va, te = setup.base, setup.train, setup.val, setup.test
     results = run_rows(base, tr, va, te, run.out, rows, resume=resume, verbose=verbose, data_root=data_root)
     meta = provenance(base, tr, va, te, _protocol(base), "the data set's own train / val / test split", setup.t0,

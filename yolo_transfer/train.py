@@ -31,16 +31,12 @@ from yolo_transfer.data import (
     train_stream,
     validation_arrays,
 )
+from yolo_transfer.evaluate import map_of
 from yolo_transfer.losses import YoloLoss
 from yolo_transfer.model import YOLOv3, build_yolo, coco_anchors, conv_layers, set_trainable_modules
 
-__all__ = ["MapCallback", "anchors_for", "copy_weights", "source_splits", "train", "train_stage"]
-
-
-def _check_config(config) -> YoloConfig:
-    if not isinstance(config, YoloConfig):
-        raise ValueError(f"config must be a YoloConfig, got {type(config).__name__}")
-    return config
+__all__ = ["MapCallback", "anchors_for", "compile_yolo", "compiled_network", "copy_weights", "source_splits", "train",
+           "train_stage"]
 
 
 def anchors_for(config: YoloConfig, samples) -> np.ndarray:
@@ -80,26 +76,6 @@ class MapCallback(keras.callbacks.Callback):
             logs[f"val_ap_{k}"] = float(ap.loc[name, "AP"]) if np.isfinite(ap.loc[name, "AP"]) else 0.0
 
 
-def map_of(model, x, boxes, samples, config, names):
-    """Per-class AP table of a model on letterboxed images ``x`` with ground truth ``boxes``."""
-    from common.boxes import detection_ap
-    from common.datasets import Sample
-    from common.inference import Detections
-    from yolo_transfer.evaluate import drop_empty, suppressed
-
-    dets, truth = [], []
-    size = x.shape[1]
-    for i in range(0, len(x), 16):
-        raw = model.predict_on_batch(x[i:i + 16].astype(np.float32))
-        for bb, ss, cc in suppressed(raw, model.scale_anchors(), len(names), size, config, config.eval_score):
-            bb, ss, cc = drop_empty(bb, ss, cc)
-            dets.append(Detections(np.zeros((len(bb), 2)), cc, ss, class_names=names, boxes=bb))
-    for s, b in zip(samples, boxes):
-        truth.append(Sample(np.zeros((1, 1, 3), np.uint8), np.zeros((len(b), 2)), s.classes, names, boxes=b,
-                            name=s.name))
-    return detection_ap(dets, truth, names, config.iou_threshold)
-
-
 def copy_weights(src: YOLOv3, dst: YOLOv3, modules=MODULES) -> list:
     """Copies every convolution / batch norm of the named modules whose shapes agree (the output
     convolutions of another class count are left as they are). Returns the copied layer names."""
@@ -120,10 +96,17 @@ def copy_weights(src: YOLOv3, dst: YOLOv3, modules=MODULES) -> list:
     return copied
 
 
-def _compile(model: YOLOv3, config: YoloConfig) -> None:
+def compiled_network(config: YoloConfig, n_classes: int, anchors=None) -> YOLOv3:
+    """The untrained network compiled with the YOLOv3 loss (``anchors``: the COCO ones of the variant)."""
+    return compile_yolo(build_yolo(config, n_classes, anchors), config)
+
+
+def compile_yolo(model: YOLOv3, config: YoloConfig) -> YOLOv3:
+    """Compiles ``model`` with the YOLOv3 loss of each scale and Adam; returns it."""
     losses = [YoloLoss(a, s, model.n_classes, config.ignore_thresh) for a, s in zip(model.scale_anchors(),
                                                                                     model.strides)]
     model.compile(optimizer=keras.optimizers.Adam(config.learning_rate), loss=losses)
+    return model
 
 
 def train_stage(model: YOLOv3, config: YoloConfig, train, val, run_dir, modules, epochs: int, sizes=None,
@@ -137,7 +120,7 @@ def train_stage(model: YOLOv3, config: YoloConfig, train, val, run_dir, modules,
     """
     run = RunDir(run_dir)
     set_trainable_modules(model, modules)
-    _compile(model, config)
+    compile_yolo(model, config)
     anchors, strides, c = model.scale_anchors(), model.strides, model.n_classes
     xv, yv, boxes = validation_arrays(val, config.input_size, anchors, strides, c, config.max_boxes)
     steps = -(-len(train) // config.batch_size)
@@ -173,10 +156,11 @@ def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose=
     Returns:
         The row's :class:`yolo_transfer.evaluate.YoloPredictor`.
     """
+    from common.evaluation import calibrate_run
     from yolo_transfer.darknet import load_darknet_weights
-    from yolo_transfer.evaluate import YoloPredictor, calibrate_threshold
+    from yolo_transfer.inference import YoloPredictor
 
-    config = _check_config(config)
+    config = YoloConfig.ensure(config)
     train, val = check_boxes(train, "training"), check_boxes(val, "validation")
     names = train[0].class_names
     if val[0].class_names != names:
@@ -224,14 +208,8 @@ def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose=
     set_seed(config.seed + 3)
     model, history = train_stage(model, config, train, val, run.path, modules, config.epochs, resume=resume,
                                  verbose=verbose)
-    pred = YoloPredictor(model, config, names, folder=run.path)
-    dets = pred.predict_many([s.image for s in val], threshold=config.eval_score)
-    params, sweep = calibrate_threshold(dets, val, names, config.iou_threshold)
-    run.write_postprocess("boxes", {"boxes": params}, sweep,
-                          source=f"validation split ({len(val)} images), best mean per-class box F1 at IoU "
-                                 f"{config.iou_threshold:g}")
+    pred = YoloPredictor(model, config, class_names=names, folder=run.path)
     if stages:
         run.write_json("stages.json", stages)
-    pred.postprocess = run.postprocess()
-    return pred
+    return calibrate_run(pred, val, run.path)
 

@@ -86,7 +86,7 @@ def run_one(condition: str, data: str, model: str, seed: int, splits, epochs: in
             work: str) -> dict:
     from common.training import DeadOutputError, RunDir
     from mapde.config import MapDeConfig
-    from mapde.evaluate import MapDePredictor, calibrate_predictor, default_method
+    from mapde.inference import MapDePredictor, default_method
     from mapde.train import train_model
 
     over = dict(CONDITIONS[condition], model=model, locate="deconv" if model == "mapde" else "peak", seed=seed,
@@ -118,7 +118,7 @@ def run_one(condition: str, data: str, model: str, seed: int, splits, epochs: in
         maps = [pred.maps(s.image) for s in va]
         row["output_max"] = f"{max(float(m['map'].max()) for m in maps):.4g}"
         method = default_method(pred.kind)
-        params, _ = calibrate_predictor(pred, va, methods=[method], maps=maps)
+        params = pred.calibrate(va, maps=maps, methods=[method]).params
         row["val_f1"] = f"{params[method]['F1']:.3f}"
     shutil.rmtree(run_dir, ignore_errors=True)
     return row

@@ -31,8 +31,8 @@ import pandas as pd  # noqa: E402
 
 from common.evaluation import score  # noqa: E402
 from common.reporting import hardware_summary, write_table  # noqa: E402
-from sdrdin.evaluate import calibrate_predictor, load  # noqa: E402
-from sdrdin.reproduce import load_splits, resplit  # noqa: E402
+from sdrdin.paper import PAPER, load  # noqa: E402
+from sdrdin.reproduce import resplit  # noqa: E402
 
 MIN_AREA = (50, 20, 10, 5, 2)
 PEAK_WINDOW = (15, 11, 9, 7, 5, 3)
@@ -43,7 +43,7 @@ PIPELINES = ("U-Net", "DRDIN", "S-DRDIN-gradient", "S-DRDIN")
 def main(run: str) -> None:
     t0 = time.time()
     base = load(os.path.join(run, "runs", "split0", "S-DRDIN")).config
-    tr, va, _ = load_splits(base.data, base.seed)
+    tr, va, _ = PAPER.load_splits(base.data, base.seed)
     _, val = resplit(tr, va, base.seed, base.val_fraction)
     rows = []
     for pipe in PIPELINES:
@@ -53,7 +53,7 @@ def main(run: str) -> None:
         for ma in MIN_AREA:
             for pw in PEAK_WINDOW:
                 pred.config = pred.config.with_overrides(min_area=ma, peak_window=pw)
-                params, _ = calibrate_predictor(pred, val, maps=maps)
+                params = next(iter(pred.calibrate(val, maps=maps).params.values()))
                 rows.append({"pipeline": pipe, "stage": "detection", "min_area": ma, "peak_window": pw,
                              "vote_box": None, "threshold": params["threshold"], "val F1": params["F1"]})
                 if best is None or params["F1"] > best[2]:

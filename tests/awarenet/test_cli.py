@@ -3,8 +3,10 @@ import json
 import pandas as pd
 import pytest
 
-from awarenet.__main__ import main as cli
 from common.io import write_image
+from tests.conftest import paper_cli
+
+cli = paper_cli("awarenet")
 
 
 def test_train_with_classifier_then_predict_classes(tmp_path, user_folder, capsys):
@@ -18,7 +20,7 @@ def test_train_with_classifier_then_predict_classes(tmp_path, user_folder, capsy
     image = tmp_path / "query.png"
     write_image(image, samples[0].image)
     assert cli(["predict", str(image), "--model", str(run), "--out", str(tmp_path / "pred")]) == 0
-    pts = pd.read_csv(tmp_path / "pred" / "query.csv")
+    pts = pd.read_csv(tmp_path / "pred" / "query_cells.csv")
     assert {"x", "y", "score", "class"} <= set(pts.columns)
     assert {f"p_{c}" for c in samples[0].class_names} <= set(pts.columns)
     assert set(pts["class"]) <= set(samples[0].class_names)

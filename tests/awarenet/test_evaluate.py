@@ -1,9 +1,11 @@
 import numpy as np
 import pytest
 
-from awarenet import AwareNetConfig, build_detector, evaluate, train
-from awarenet.evaluate import AwareNetPredictor
+from awarenet import AwareNetConfig, build_detector, inference, train
+from awarenet.evaluate import classification_report
+from awarenet.inference import AwareNetPredictor
 from awarenet.model import AwareNetDetector
+from awarenet.paper import load
 from common.datasets import Sample
 from common.inference import Detections
 from common.labels import disk_mask
@@ -60,15 +62,15 @@ def test_calibration_on_perfect_maps(splits):
     _, _, te = splits
     cfg = AwareNetConfig(n_thresholds=8)
     maps = [disk_mask(s.points, s.shape, 3).astype(np.float32) * 0.9 for s in te]
-    params, sweep = evaluate.calibrate(maps, te, cfg)
+    params, sweep = inference.calibrate(maps, te, cfg)
     assert {"threshold", "Precision", "Recall", "F1", "TP", "FP", "FN", "stage"} <= set(sweep.columns)
     assert params["F1"] > 0.9 and 0 <= params["logit_threshold"] < 0.9 and params["min_area"] == 3
     assert params["threshold"] == pytest.approx(1 / (1 + np.exp(-params["logit_threshold"])))
     assert {"threshold", "logit_threshold"} <= set(sweep.columns)
     with pytest.raises(ValueError, match="maps for"):
-        evaluate.calibrate(maps[:1], te, cfg)
+        inference.calibrate(maps[:1], te, cfg)
     with pytest.raises(ValueError, match="no variance"):
-        evaluate.calibrate([np.zeros(s.shape, np.float32) for s in te], te, cfg)
+        inference.calibrate([np.zeros(s.shape, np.float32) for s in te], te, cfg)
 
 
 def test_predict_returns_detections_with_classes(tmp_path, splits, tiny):
@@ -77,7 +79,7 @@ def test_predict_returns_detections_with_classes(tmp_path, splits, tiny):
     det = pred.predict(te[0].image)
     assert isinstance(det, Detections) and det.class_names == tuple(te[0].class_names)
     assert det.class_probabilities.shape == (len(det), 3) and len(det.scores) == len(det)
-    loaded = evaluate.load(tmp_path)
+    loaded = load(tmp_path)
     again = loaded.predict(te[0].image)
     np.testing.assert_allclose(again.points, det.points)
     np.testing.assert_array_equal(again.classes, det.classes)
@@ -87,26 +89,26 @@ def test_predict_returns_detections_with_classes(tmp_path, splits, tiny):
 def test_classification_report(tmp_path, splits, tiny):
     tr, va, te = splits
     clf, _ = train.train_classifier(tiny, tr, va, tmp_path, verbose=0)
-    rep = evaluate.classification_report(clf, te, umap_seed=0)
+    rep = classification_report(clf, te, umap_seed=0)
     names = list(te[0].class_names)
     assert set(rep["auc"]) == set(names) and 0 <= rep["accuracy"] <= 1
     assert rep["confusion"].shape == (3, 3) and int(rep["confusion"].to_numpy().sum()) == rep["n_cells"]
     assert {"class", "fpr", "tpr", "threshold"} <= set(rep["roc"].columns)
     um = rep["umap"]
     assert list(um.columns) == ["x", "y", "label", "predicted"] and len(um) == rep["n_cells"]
-    p = evaluate.classify_cells(clf, te[0].image, te[0].points)
+    p = inference.classify_cells(clf, te[0].image, te[0].points)
     assert p.shape == (len(te[0].points), 3)
     np.testing.assert_allclose(p.sum(1), 1, atol=1e-5)
-    assert evaluate.classify_cells(clf, te[0].image, np.zeros((0, 2))).shape == (0, 3)
+    assert inference.classify_cells(clf, te[0].image, np.zeros((0, 2))).shape == (0, 3)
     with pytest.raises(ValueError, match="points"):
-        evaluate.classify_cells(clf, te[0].image, [[500.0, 1.0]])
+        inference.classify_cells(clf, te[0].image, [[500.0, 1.0]])
     four = [Sample(s.image, s.points, s.classes, ("a", "b", "c", "d")) for s in te]
     with pytest.raises(ValueError, match="4 classes"):
-        evaluate.classification_report(clf, four)
+        classification_report(clf, four)
 
 
 def test_thresholds_work_on_logits_so_confident_cells_stay_distinguishable():
-    from awarenet.evaluate import logit, sigmoid
+    from awarenet.inference import logit, sigmoid
 
     assert logit(0.5) == 0 and logit(0) == -np.inf
     with pytest.raises(ValueError, match=r"\[0, 1\)"):

@@ -1,16 +1,24 @@
+import pytest
+
+from common import contract
 
 
-def test_synthetic_alias_names_the_papers_own_kind_and_refuses_an_empty_name():
-    import pytest
-
-    from awarenet.reproduce import data_name as awarenet_data
-    from common.reproduce import synthetic_alias
-    from mapde.reproduce import data_name as mapde_data
-    from sdrdin.reproduce import data_name as sdrdin_data
-
-    assert (awarenet_data("synthetic"), mapde_data("synthetic"), sdrdin_data("synthetic")) == (
-        "synthetic:mihc", "synthetic:he", "synthetic:mihc6")
-    assert synthetic_alias("crchisto", "he") == "crchisto" and synthetic_alias("synthetic:he", "mihc") == "synthetic:he"
+def test_synthetic_names_the_papers_own_kind_and_refuses_an_empty_name():
+    names = {p: contract.get(p).data_name("synthetic") for p in ("awarenet", "mapde", "sdrdin")}
+    assert names == {"awarenet": "synthetic:mihc", "mapde": "synthetic:he", "sdrdin": "synthetic:mihc6"}
+    mapde = contract.get("mapde")
+    assert mapde.data_name("crchisto") == "crchisto" and mapde.data_name("synthetic:mihc") == "synthetic:mihc"
+    assert mapde.data_name("synthetic:images=3:size=256") == "synthetic:he:images=3:size=256"
     for bad in ("", None):
         with pytest.raises(ValueError, match="data must be a dataset name or folder"):
-            synthetic_alias(bad, "he")
+            mapde.data_name(bad)
+
+
+def test_synthetic_sizes_in_the_name_replace_the_papers():
+    mapde = contract.get("mapde")
+    default = mapde.load_split("synthetic", "train", 0)
+    assert len(default) == mapde.synthetic_splits["train"][0]
+    small = mapde.load_split("synthetic:images=2:size=64", "val", 0)
+    assert len(small) == 2 and small[0].image.shape == (64, 64, 3)
+    with pytest.raises(ValueError, match="images must be a whole number"):
+        mapde.load_split("synthetic:images=x", "val", 0)

@@ -4,7 +4,10 @@ import numpy as np
 import pandas as pd
 
 from common.io import write_image
-from mapde.__main__ import main as cli
+from tests.conftest import paper_cli
+
+cli = paper_cli("mapde")
+
 
 
 def test_train_each_model_and_predict_with_each_method(tmp_path, user_folder, capsys):
@@ -21,12 +24,12 @@ def test_train_each_model_and_predict_with_each_method(tmp_path, user_folder, ca
         out = tmp_path / f"pred_{method}"
         assert cli(["predict", str(tmp_path / "big.png"), "--model", str(run), "--out", str(out),
                     "--method", method]) == 0
-        pts = pd.read_csv(out / "big.csv")
+        pts = pd.read_csv(out / "big_cells.csv")
         assert ((pts["x"] < 420) & (pts["y"] < 300)).all()
     assert cli(["predict", str(tmp_path / "big.png"), "--model", str(run), "--out", str(tmp_path / "le"),
                 "--deconv-input", "label_estimate"]) == 0
     sc = tmp_path / "sccnn"
-    assert cli(["train", "--model", "sccnn", "--data", str(data), *tiny, "--set", "sccnn_patches=256",
+    assert cli(["train", "--row", "SCCNN", "--data", str(data), *tiny, "--set", "sccnn_patches=256",
                 "--out", str(sc)]) == 0
     assert json.loads((sc / "postprocess.json").read_text())["method"] == "peak"
     assert json.loads((sc / "config.json").read_text())["variant_name"] == "SCCNN"

@@ -3,7 +3,7 @@ import pytest
 
 from common.labels import mapped_label
 from mapde.data import check_annotated, mapde_dataset, mapped_targets
-from mapde.evaluate import calibrate
+from mapde.inference import calibrate
 from tests.mapde.helpers import CFG, DOTS, sample
 
 

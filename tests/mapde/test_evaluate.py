@@ -5,7 +5,7 @@ from common.deconv import richardson_lucy
 from common.labels import dot_image, mapped_label, mapping_filter
 from common.postprocess import guided_filter
 from mapde import MapDe, MapDeConfig, locate, location_map
-from mapde.evaluate import MapDePredictor, calibrate
+from mapde.inference import MapDePredictor, calibrate
 from tests.mapde.helpers import CFG, DOTS, sample, score, score_map
 
 

@@ -7,6 +7,7 @@ import pytest
 from common.datasets import SampleList, load
 from mapde import MapDeConfig
 from mapde.reproduce import main, table1
+from tests.conftest import assert_figures_drawn
 from tests.mapde.helpers import TINY
 
 
@@ -34,11 +35,11 @@ def test_table1_rows_and_columns(reproduced, splits):
         table1(rows=["U-net"], splits=splits)
 
 def test_synthetic_splits_are_annotated_h_and_e():
-    from mapde.reproduce import SYNTHETIC_SPLITS, load_splits
+    from mapde.paper import PAPER
 
-    train, val, test = load_splits("synthetic")
+    train, val, test = PAPER.load_splits("synthetic")
     assert isinstance(train, SampleList) and train.class_names[0] == "epithelial"
-    assert [len(s) for s in (train, val, test)] == [n for n, _ in SYNTHETIC_SPLITS.values()]
+    assert [len(s) for s in (train, val, test)] == [n for n, _ in PAPER.synthetic_splits.values()]
     assert train[0].shape == (320, 320) and test[0].shape == (252, 252)
 
 def test_reproduce_writes_the_table_with_its_provenance(reproduced):
@@ -54,21 +55,20 @@ def test_reproduce_writes_the_table_with_its_provenance(reproduced):
 
 def test_notebook_replots_table1_and_figures(reproduced, notebook):
     folder, _ = reproduced
-    notebook("mapde_figures.ipynb", "MAPDE_RESULTS", folder)
-    for name in ("table1", "threshold_sweeps", "fig2_pipeline", "fig3_comparison"):
-        assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
+    scope = notebook("mapde_figures.ipynb", "MAPDE_RESULTS", folder)
+    assert_figures_drawn(scope, ("table1", "threshold_sweeps", "fig2_pipeline", "fig3_comparison"), folder)
 
 def test_notebook_says_what_to_run_when_results_are_missing(tmp_path, notebook):
     with pytest.raises(FileNotFoundError, match="mapde reproduce"):
         notebook("mapde_figures.ipynb", "MAPDE_RESULTS", tmp_path, first_cell_only=True)
 
 def test_load_split_matches_load_splits():
-    from mapde.reproduce import load_split, load_splits
+    from mapde.paper import PAPER
 
-    test = load_split("synthetic", "test", seed=0)
-    np.testing.assert_array_equal(test[0].image, load_splits("synthetic", seed=0)[2][0].image)
+    test = PAPER.load_split("synthetic", "test", seed=0)
+    np.testing.assert_array_equal(test[0].image, PAPER.load_splits("synthetic", seed=0)[2][0].image)
     with pytest.raises(ValueError, match="split must be one of"):
-        load_split("synthetic", "trainval")
+        PAPER.load_split("synthetic", "trainval")
 
 def test_crchisto_run_writes_the_tiatoolbox_comparison(crchisto_root, data_root, tmp_path):
     def part(split, n):

@@ -4,7 +4,10 @@ import sys
 
 import pandas as pd
 
-from pointnet_cells.__main__ import main as cli
+from tests.conftest import paper_cli
+
+cli = paper_cli("pointnet_cells")
+
 
 TINY = ["--set", "width=0.0625", "--set", "head_channels=8", "--set", "crop_size=64", "--set", "batch_size=2",
         "--set", "tile_size=128"]
@@ -30,7 +33,7 @@ def test_train_predict_evaluate_on_a_user_folder(user_folder, tmp_path, capsys):
     df = pd.read_csv(first)
     assert {"x", "y", "score", "class"} <= set(df.columns) and len(df) > 0
     assert (pred / "counts.csv").exists() and list(pred.glob("*_overlay.png"))
-    gj = json.loads(first.with_suffix(".geojson").read_text())
+    gj = json.loads((pred / first.name.replace("_cells.csv", ".geojson")).read_text())
     assert gj["features"][0]["geometry"]["type"] == "Point"
     assert cli(["evaluate", "--model", str(run), "--data", str(data), "--out", str(ev), "--split", "test"]) == 0
     m = pd.read_csv(ev / "metrics.csv")

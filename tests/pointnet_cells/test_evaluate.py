@@ -3,7 +3,8 @@ import pytest
 
 from common.datasets import Sample
 from common.inference import Detections
-from pointnet_cells.evaluate import PointPredictor, class_scores, scores
+from pointnet_cells.evaluate import class_scores, scores
+from pointnet_cells.inference import PointPredictor
 from pointnet_cells.model import build_point_model
 from tests.pointnet_cells.helpers import tiny
 

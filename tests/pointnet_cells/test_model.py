@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from common.testing import run_config_roundtrip, run_dtype_check, run_model_saving_test
-from pointnet_cells.density import DensityNet
 from pointnet_cells.model import (
     ANCHOR_OFFSETS,
+    DensityNet,
     PointNet,
     VGGPreprocess,
     anchor_points,

@@ -3,7 +3,9 @@ import pandas as pd
 import pytest
 
 from pointnet_cells import paper
-from pointnet_cells.reproduce import QUICK_ROWS, load_split, main, q_sweep, table1, table2
+from pointnet_cells.paper import PAPER
+from pointnet_cells.reproduce import main, q_sweep, table1, table2
+from tests.conftest import assert_figures_drawn
 from tests.pointnet_cells.helpers import tiny
 
 
@@ -13,7 +15,7 @@ def test_paper_tables_as_data():
     assert list(t2.index) == ["Baseline", "Baseline+PFA", "Baseline+PFA+IC"]
     assert t1.loc["ours", "Det F1"] == pytest.approx(0.8314) and t1.loc["ours", "Time (s)"] == 0.11
     assert t2.loc["Baseline"].equals(t1.loc["P2PNet", list(paper.COLUMNS)].rename("Baseline"))
-    assert QUICK_ROWS == ("Baseline", "Baseline+PFA", "Baseline+PFA+IC")
+    assert PAPER.quick_rows == ("Baseline", "Baseline+PFA", "Baseline+PFA+IC")
 
 
 def test_tables_share_runs_and_carry_the_papers_columns(splits, tmp_path):
@@ -54,12 +56,12 @@ def test_main_writes_the_tables_and_the_notebook_replots_them(splits, tmp_path, 
         q_sweep(config=tiny(), out=tmp_path, splits=splits, q_values=(0.0,))
     scope = notebook("pointnet_cells_figures.ipynb", "POINTNET_RESULTS", tmp_path / "pointnet_cells")
     assert set(scope["runs"]) == {"Baseline+PFA+IC", "FCRN-A"}
-    for f in ("table1.png", "table2.png", "table1_time.png", "fig2_cells_by_class.png", "fig3_q_sweep.png"):
-        assert (tmp_path / "pointnet_cells" / "figures" / f).exists()
+    assert_figures_drawn(scope, ("table1", "table2", "table1_time", "fig2_cells_by_class", "fig3_q_sweep"),
+                         tmp_path / "pointnet_cells")
     with pytest.raises(FileNotFoundError, match="reproduce"):
         notebook("pointnet_cells_figures.ipynb", "POINTNET_RESULTS", tmp_path, first_cell_only=True)
 
 
 def test_synthetic_splits_are_pdl1():
-    s = load_split("synthetic", "val")
+    s = PAPER.load_split("synthetic", "val")
     assert len(s) == 8 and s.class_names[0] == "PD-L1+ tumour" and s[0].image.shape == (256, 256, 3)

@@ -37,7 +37,9 @@ def test_a_margin_near_half_the_tile_warns():
 
 @pytest.fixture(scope="module")
 def awarenet_run(tmp_path_factory, user_folder):
-    from awarenet.__main__ import main
+    from tests.conftest import paper_cli
+
+    main = paper_cli("awarenet")
 
     data, _ = user_folder("mihc", 8, 96)
     run = tmp_path_factory.mktemp("aw_run")
@@ -49,7 +51,9 @@ def awarenet_run(tmp_path_factory, user_folder):
 def test_another_papers_run_or_model_file_is_named(awarenet_run, tmp_path, capsys):
     import shutil
 
-    from mapde.__main__ import main as mapde_cli
+    from tests.conftest import paper_cli
+
+    mapde_cli = paper_cli("mapde")
 
     assert mapde_cli(["evaluate", "--model", str(awarenet_run)]) == 2
     err = capsys.readouterr().err
@@ -58,13 +62,20 @@ def test_another_papers_run_or_model_file_is_named(awarenet_run, tmp_path, capsy
     bare.mkdir()
     shutil.copy(awarenet_run / "model.keras", bare / "model.keras")
     assert mapde_cli(["evaluate", "--model", str(bare / "model.keras")]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    from mapde.config import MapDeConfig
+
+    MapDeConfig().save(bare)    # a mapde config beside another paper's model file
+    assert mapde_cli(["evaluate", "--model", str(bare / "model.keras")]) == 2
     assert "holds a AwareNetDetector model, not a mapde model" in capsys.readouterr().err
 
 
 def test_truncated_model_and_damaged_json_are_named(awarenet_run, tmp_path, capsys):
     import shutil
 
-    from awarenet.__main__ import main
+    from tests.conftest import paper_cli
+
+    main = paper_cli("awarenet")
 
     run = tmp_path / "run"
     shutil.copytree(awarenet_run, run)
@@ -84,7 +95,9 @@ def test_truncated_model_and_damaged_json_are_named(awarenet_run, tmp_path, caps
 def test_bad_out_folders_fail_before_any_work(awarenet_run, tmp_path, capsys, monkeypatch):
     import os
 
-    from awarenet.__main__ import main
+    from tests.conftest import paper_cli
+
+    main = paper_cli("awarenet")
     from common.io import write_image
 
     write_image(tmp_path / "x.png", np.zeros((40, 40, 3), np.uint8))
@@ -102,7 +115,9 @@ def test_bad_out_folders_fail_before_any_work(awarenet_run, tmp_path, capsys, mo
 
 
 def test_epochs_zero_fails_before_anything_is_written(tmp_path, capsys):
-    from awarenet.__main__ import main
+    from tests.conftest import paper_cli
+
+    main = paper_cli("awarenet")
 
     assert main(["train", "--quick", "--epochs", "0", "--out", str(tmp_path / "r")]) == 2
     assert "epochs must be a positive whole number" in capsys.readouterr().err

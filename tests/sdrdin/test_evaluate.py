@@ -2,8 +2,9 @@ import numpy as np
 import pytest
 
 from common.labels import disk_mask
-from sdrdin.evaluate import SDRDINPredictor, load, locate
+from sdrdin.inference import SDRDINPredictor, locate
 from sdrdin.model import SDRDIN
+from sdrdin.paper import load
 from tests.sdrdin.helpers import tiny
 
 
@@ -18,7 +19,7 @@ def test_post_processing_splits_touching_blobs_and_drops_small_noise():
 
 
 def test_the_concordenet_row_takes_component_centres_and_others_the_blob_pipeline():
-    from sdrdin.evaluate import method_of, thresholds
+    from sdrdin.inference import method_of, thresholds
 
     m = disk_mask([[30, 40], [42, 40]], (80, 80), 7.5).astype(np.float32) * 0.9   # touching cells
     assert method_of(tiny("CONCORDe-Net")) == "components" and method_of(tiny("S-DRDIN")) == "blobs"
@@ -40,7 +41,7 @@ def test_quick_preset_departs_from_section_2_5_and_the_paper_preset_does_not():
 def _predictor(**kw):
     cfg = tiny(**kw)
     net = SDRDIN(3, 32, 4, 3)
-    return SDRDINPredictor(net, net, cfg, class_names=("a", "b", "c"))
+    return SDRDINPredictor(net, cfg, class_names=("a", "b", "c"), classifier=net)
 
 
 def test_class_is_the_argmax_of_the_mean_probability_in_the_box():
@@ -79,7 +80,7 @@ def test_the_papers_49_box_reaches_24_px_from_the_cell_and_no_further():
 
 def test_detection_only_pipeline_gives_points_without_classes():
     net = SDRDIN(3, 32, 4, 3, branches="detection")
-    pred = SDRDINPredictor(net, None, tiny(min_area=1, peak_window=3))
+    pred = SDRDINPredictor(net, tiny(min_area=1, peak_window=3))
     det = np.zeros((32, 32), np.float32)
     det[10:13, 10:13] = 0.8
     d = pred.detect({"det": det}, np.zeros((32, 32, 3), np.uint8), threshold=0.5)
@@ -88,11 +89,11 @@ def test_detection_only_pipeline_gives_points_without_classes():
 
 def test_bad_pipelines_are_refused():
     with pytest.raises(ValueError, match="detection output"):
-        SDRDINPredictor(SDRDIN(3, 32, 4, 3, branches="classification"), None, tiny())
+        SDRDINPredictor(SDRDIN(3, 32, 4, 3, branches="classification"), tiny())
     with pytest.raises(ValueError, match="2 class names"):
         net = SDRDIN(3, 32, 4, 3)
-        SDRDINPredictor(net, net, tiny(), class_names=("a", "b"))
-    with pytest.raises(FileNotFoundError, match="no S-DRDIN run"):
+        SDRDINPredictor(net, tiny(), class_names=("a", "b"), classifier=net)
+    with pytest.raises(FileNotFoundError, match="no run folder or model file"):
         load("/nonexistent/run")
 
 

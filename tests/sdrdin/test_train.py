@@ -73,7 +73,7 @@ def test_every_variant_trains_two_steps(splits, tmp_path):
 def test_the_concordenet_row_detects_with_concordenet_and_classifies_with_sccnn(splits, tmp_path):
     from common.baselines.inception_unet import InceptionUNet
     from common.baselines.sccnn import SCCNNClassifier
-    from sdrdin.evaluate import load
+    from sdrdin.paper import load
 
     tr, va, te = splits
     pred = train(tiny("CONCORDe-Net"), tr, va, tmp_path / "cn", verbose=0)

@@ -4,7 +4,10 @@ import os
 import pandas as pd
 
 from common.io import write_image
-from yolo_transfer.__main__ import main as cli
+from tests.conftest import paper_cli
+
+cli = paper_cli("yolo_transfer")
+
 
 TINY = ["--set", "model=tiny", "--set", "width=0.125", "--set", "input_size=64", "--set", "batch_size=2",
         "--set", "anchors=coco"]
@@ -37,7 +40,7 @@ def test_train_predict_evaluate_on_an_ultralytics_folder(tmp_path, capsys):
     assert json.loads((run / "config.json").read_text())["variant_name"] == "scratch"
     assert cli(["predict", str(data / "images" / "test"), "--model", str(run), "--out", str(pred), "--overlay",
                 "--threshold", "0.0"]) == 0
-    df = pd.read_csv(pred / "test0.csv")
+    df = pd.read_csv(pred / "test0_cells.csv")
     assert {"xmin", "ymin", "xmax", "ymax", "score", "class"} <= set(df.columns)
     gj = json.loads((pred / "test0.geojson").read_text())
     assert len(gj["features"]) == len(df) and gj["features"][0]["geometry"]["type"] == "Polygon"
@@ -56,4 +59,4 @@ def test_points_data_and_missing_weights_are_one_line_errors(tmp_path, user_fold
     assert "no boxes" in capsys.readouterr().err
     assert cli(["train", "--quick", "--epochs", "1", *TINY, "--weights", str(tmp_path / "none.weights"),
                 "--out", str(tmp_path / "w"), "--verbose", "0"]) == 2
-    assert "Darknet weights" in capsys.readouterr().err
+    assert "none.weights: no such file" in capsys.readouterr().err

@@ -4,7 +4,9 @@ import numpy as np
 import pytest
 
 from tests.yolo_transfer.helpers import tiny
-from yolo_transfer.evaluate import _nms_cv2, calibrate_threshold, load, nms, score_split
+from yolo_transfer.evaluate import calibrate_threshold, score_split
+from yolo_transfer.inference import _nms_cv2, nms
+from yolo_transfer.paper import load
 from yolo_transfer.train import train
 
 
@@ -58,7 +60,7 @@ def test_detections_write_boxes_as_csv_and_geojson_rectangles(run, tmp_path):
 
 
 def test_score_split_has_map_and_per_class_ap(run, splits):
-    df = score_split(load(run), splits[2])
+    df = score_split(load(run), splits[2], [10.0])
     assert {"mAP@0.5", "AP@0.5 RBC", "AP@0.5 WBC", "AP@0.5 Platelets", "count MAE RBC"} <= set(df.columns)
     assert 0 <= df["mAP@0.5"].iloc[0] <= 1
 

@@ -2,6 +2,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from tests.conftest import assert_figures_drawn
 from yolo_transfer import paper
 from yolo_transfer.reproduce import detection_table, main, training_time
 
@@ -59,16 +60,15 @@ def test_notebook_replots_the_figures(splits, tmp_path, notebook):
 
     main(quick=True, out=tmp_path, overrides=TINY, splits=splits, verbose=0, data="synthetic")
     folder = tmp_path / "yolo_transfer"
-    import yolo_transfer.reproduce as rep
+    from yolo_transfer.paper import YoloPaper
 
-    original = rep.load_splits
-    rep.load_splits = lambda data, seed=0, data_root=None: splits
+    original = YoloPaper.load_splits
+    YoloPaper.load_splits = lambda self, data, seed=0, data_root=None: splits
     try:
-        notebook("yolo_transfer_figures.ipynb", "YOLO_RESULTS", folder)
+        scope = notebook("yolo_transfer_figures.ipynb", "YOLO_RESULTS", folder)
     finally:
-        rep.load_splits = original
-    for name in ("map_vs_time", "fig2_detections", "counts"):
-        assert (folder / "figures" / f"{name}.png").stat().st_size > 1000
+        YoloPaper.load_splits = original
+    assert_figures_drawn(scope, ("map_vs_time", "fig2_detections", "counts"), folder)
 
 
 def test_notebook_says_what_to_run_when_results_are_missing(tmp_path, notebook):

@@ -5,7 +5,7 @@ from common.boxes import detection_ap
 from common.datasets import Sample
 from common.inference import Detections
 from yolo_transfer.data import encode_targets, kmeans_anchors
-from yolo_transfer.evaluate import decode, nms
+from yolo_transfer.inference import decode, nms
 
 ANCHORS = [np.array([[116, 90], [156, 198], [373, 326]], float), np.array([[30, 61], [62, 45], [59, 119]], float),
            np.array([[10, 13], [16, 30], [33, 23]], float)]

@@ -16,11 +16,14 @@ import numpy as np
 
 from common import _checks
 from common.baselines.sccnn import SCCNNClassifier, nep_classify
+from common.evaluation import Calibration
 from common.evaluation import calibrate as _calibrate
-from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run, score_at
+from common.inference import Detections, Predictor, receptive_field, score_at
 from common.postprocess import blob_points, box_means, threshold_centroids
 
-__all__ = ["METHODS", "SDRDINPredictor", "calibrate_predictor", "load", "locate", "method_of"]
+__all__ = ["METHODS", "NETWORKS", "SDRDINPredictor", "locate", "method_of", "thresholds"]
+
+NETWORKS = ("SDRDIN", "UNet", "InceptionUNet", "SCCNNClassifier")
 
 METHODS = ("blobs", "components")
 
@@ -62,16 +65,17 @@ class SDRDINPredictor(Predictor):
     CONCORDe-Net row) has no map: ``detect`` classifies each detected cell from the image.
     """
 
-    def __init__(self, detector, classifier=None, config=None, postprocess=None, class_names=None, folder=None,
+    def __init__(self, detector, config, postprocess=None, class_names=None, folder=None, *, classifier=None,
                  tile_size: int = 512, batch_size: int = 4):
-        from sdrdin.train import tasks_of
+        from sdrdin.model import tasks_of
 
         if detector is None or "det" not in tasks_of(detector):
             raise ValueError("the detector must be a network with a detection output ('det')")
         if classifier is not None and not {"class", "cell_class"} & set(tasks_of(classifier)):
             raise ValueError("the classifier must be a network with a classification output ('class') or an "
                              "SCCNNClassifier")
-        super().__init__(config, postprocess, class_names, folder)
+        super().__init__(detector, config, postprocess, class_names, folder)
+        self.methods = (method_of(config),)
         self.fixed_input = False
         self.detector, self.classifier = detector, classifier
         self.joint = classifier is detector
@@ -81,7 +85,7 @@ class SDRDINPredictor(Predictor):
         tile_size = _checks.positive(tile_size, "tile_size", integer=True)
         if tile_size % self.alignment:
             raise ValueError(f"tile_size must be a multiple of {self.alignment}, got {tile_size}")
-        self.tile_size, self.batch_size = tile_size, int(batch_size)
+        self.tile_size, self.batch_size = tile_size, _checks.positive(batch_size, "batch_size", integer=True)
         self._det = _fully_convolutional(detector)
         self._cls = (self._det if self.joint else
                      _fully_convolutional(classifier) if classifier is not None and not self.patch_classifier else None)
@@ -139,6 +143,24 @@ class SDRDINPredictor(Predictor):
         names = self.class_names or tuple(f"class{k}" for k in range(means.shape[1]))
         return Detections(pts, means.argmax(axis=1) if len(pts) else np.zeros(0, np.int64), scores, prob, names)
 
+    def calibrate(self, val, maps=None) -> Calibration:
+        """The detection threshold with the best validation F1 at ``config.match_radius``."""
+        config = self.config
+        maps = maps if maps is not None else [self.maps(s.image) for s in val]
+
+        def loc(m, threshold):
+            return locate(m, threshold, config)
+
+        params, sweep = _calibrate([m["det"] for m in maps], val, loc, config.match_radius,
+                                   what=f"S-DRDIN {config.variant_name or ''}".strip(),
+                                   thresholds=thresholds(config.n_thresholds))
+        method = method_of(config)
+        if method == "blobs":
+            params.update(min_area=int(config.min_area), peak_window=int(config.peak_window),
+                          dilate_radius=int(config.dilate_radius), vote_box=int(config.vote_box))
+        return Calibration(method, {method: params}, sweep.assign(method=method),
+                           f"detection F1 at {config.match_radius:g} px")
+
 
 def thresholds(n: int) -> np.ndarray:
     """``n`` probability thresholds, geometric from 1e-4 to 0.99.
@@ -148,46 +170,3 @@ def thresholds(n: int) -> np.ndarray:
     geometric grid reaches those low values and still covers 0.1-0.99.
     """
     return np.geomspace(1e-4, 0.99, int(n))
-
-
-def calibrate_predictor(pred: SDRDINPredictor, val, maps=None):
-    """The detection threshold with the best validation F1 at ``config.match_radius``: ``(params, sweep)``."""
-    config = pred.config
-    maps = maps if maps is not None else [pred.maps(s.image) for s in val]
-
-    def loc(m, threshold):
-        return locate(m, threshold, config)
-
-    params, sweep = _calibrate([m["det"] for m in maps], val, loc, config.match_radius,
-                               what=f"S-DRDIN {config.variant_name or ''}".strip(),
-                               thresholds=thresholds(config.n_thresholds))
-    method = method_of(config)
-    if method == "blobs":
-        params.update(min_area=int(config.min_area), peak_window=int(config.peak_window),
-                      dilate_radius=int(config.dilate_radius), vote_box=int(config.vote_box))
-    return params, sweep.assign(method=method)
-
-
-_NETWORKS = ("SDRDIN", "UNet", "InceptionUNet", "SCCNNClassifier")
-
-
-def load(run, tile_size: int = 512) -> SDRDINPredictor:
-    """The predictor of an S-DRDIN run folder (any table row's pipeline)."""
-    import sdrdin.losses  # noqa: F401  (registers the losses of compiled files)
-    from common.training import RunDir
-    from sdrdin.config import SDRDINConfig
-    from sdrdin.train import pipeline_parts
-
-    run = os.fspath(run)
-    if not os.path.isfile(os.path.join(run, "config.json")):
-        raise FileNotFoundError(f"no S-DRDIN run at {run} (config.json missing): pass a folder written by "
-                                "`python -m sdrdin train`")
-    config = SDRDINConfig.load(run)
-    rd = RunDir(run, create=False)
-    parts = pipeline_parts(config)
-    models = {sub: load_keras(resolve_run(os.path.join(run, sub) if sub else run)[1], _NETWORKS, "sdrdin")
-              for sub in parts}
-    det = models.get("", models.get("detection"))
-    cls = models.get("", models.get("classification"))
-    names = (rd.read_json("data.json") or {}).get("class_names")
-    return SDRDINPredictor(det, cls, config, rd.postprocess(), names, run, tile_size=tile_size)

@@ -10,27 +10,27 @@ The location methods of Table 1 (plus SC-CNN's peaks):
   image, thresholded, centroids of the regions. One parameter: the threshold.
 
 Thresholds are searched over the validation maps' own local-maximum values (the network output is a
-score of no fixed scale) and refined around the best (``common.evaluation.calibrate``).
+score of no fixed scale) and refined around the best (``common.evaluation.calibrate``);
+:meth:`MapDePredictor.calibrate` tunes every method the model supports.
 """
 
 from __future__ import annotations
-
-import os
 
 import numpy as np
 
 from common import _checks
 from common.baselines.sccnn import SCCNN, sccnn_map
 from common.deconv import richardson_lucy
+from common.evaluation import Calibration
 from common.evaluation import calibrate as _calibrate
-from common.inference import Detections, Predictor, load_keras, receptive_field, resolve_run
+from common.inference import Detections, Predictor, receptive_field
 from common.labels import mapping_filter
 from common.postprocess import guided_filter, peak_points, threshold_centroids
 from mapde.losses import label_estimate
 from mapde.model import INPUT_SIZE, MapDe, MicroNet
 
-__all__ = ["METHODS", "MapDePredictor", "calibrate", "calibrate_predictor", "default_method", "load", "locate",
-           "location_map", "methods_for"]
+__all__ = ["METHODS", "MapDePredictor", "calibrate", "default_method", "locate", "location_map", "method_key",
+           "methods_for"]
 
 METHODS = ("deconv", "peak", "feat")
 
@@ -42,6 +42,12 @@ def methods_for(model_kind: str) -> tuple:
 
 def default_method(model_kind: str) -> str:
     return "deconv" if model_kind == "mapde" else "peak"
+
+
+def method_key(method: str, deconv_input: str | None = None) -> str:
+    """The ``postprocess.json`` key of a method: ``"deconv:label_estimate"`` for deconvolution of the label
+    estimate, else the method's name."""
+    return "deconv:label_estimate" if method == "deconv" and deconv_input == "label_estimate" else method
 
 
 def location_map(maps: dict, image, method: str, config, deconv_input: str | None = None) -> np.ndarray:
@@ -120,12 +126,13 @@ class MapDePredictor(Predictor):
 
     tile_size = INPUT_SIZE
 
-    def __init__(self, model, config, postprocess=None, class_names=None, folder=None, batch_size: int = 4):
+    def __init__(self, model, config, postprocess=None, class_names=None, folder=None, *, batch_size: int = 4):
         if not isinstance(model, (MapDe, MicroNet, SCCNN)):
             raise ValueError(f"model must be a MapDe, MicroNet or SCCNN, got {type(model).__name__}")
-        super().__init__(config, postprocess, class_names, folder)
-        self.model, self.batch_size = model, int(batch_size)
+        super().__init__(model, config, postprocess, class_names, folder)
+        self.batch_size = _checks.positive(batch_size, "batch_size", integer=True)
         self.kind = "mapde" if isinstance(model, MapDe) else "micronet" if isinstance(model, MicroNet) else "sccnn"
+        self.methods = methods_for(self.kind)
         if self.kind != "sccnn":
             self.reach = receptive_field(model)[0]
             self._fn = model.feature_model() if self.kind == "mapde" else model
@@ -154,12 +161,14 @@ class MapDePredictor(Predictor):
 
     def detect(self, maps, image, method=None, threshold=None, min_distance=None, min_area=None,
                deconv_input=None) -> Detections:
-        method = method or self.postprocess.get("method") or default_method(self.kind)
-        if method not in methods_for(self.kind):
-            raise ValueError(f"a {self.kind} model locates cells by {list(methods_for(self.kind))}, not {method!r}")
+        if method is None and deconv_input is None and self.postprocess.get("method"):
+            method, _, deconv_input = self.postprocess["method"].partition(":")
+        method = method or default_method(self.kind)
+        if method not in self.methods:
+            raise ValueError(f"a {self.kind} model locates cells by {list(self.methods)}, not {method!r}")
         if method == "deconv":
             deconv_input = deconv_input or self.config.deconv_input
-        key = "deconv:label_estimate" if method == "deconv" and deconv_input == "label_estimate" else method
+        key = method_key(method, deconv_input)
         tuned = {}
         if threshold is None or (method == "peak" and min_distance is None):
             tuned = self.tuned(key)[1]
@@ -177,41 +186,30 @@ class MapDePredictor(Predictor):
         return Detections(pts, None, scores)
 
 
-def load(run) -> MapDePredictor:
-    """The predictor of a MapDe run folder (or a ``.keras`` file inside one): ``model.keras``,
-    ``config.json``, ``postprocess.json`` and ``data.json``."""
-    import mapde.losses  # noqa: F401  (registers the loss of compiled files)
-    from common.baselines import sccnn  # noqa: F401
-    from common.training import RunDir
-    from mapde.config import MapDeConfig
+    def calibrate(self, val, maps=None, methods=None) -> Calibration:
+        """Tunes every location method (or ``methods``) on ``val`` by F1 at ``config.match_radius``.
 
-    folder, file = resolve_run(run)
-    rd = RunDir(folder, create=False)
-    config = MapDeConfig.load(folder) if os.path.isfile(os.path.join(folder, "config.json")) else MapDeConfig()
-    model = load_keras(file, ("MapDe", "MicroNet", "SCCNN"), "mapde")
-    names = (rd.read_json("data.json") or {}).get("class_names")
-    return MapDePredictor(model, config, rd.postprocess(), names, folder)
+        ``"deconv"`` is tuned for both inputs (``raw``, the paper, and ``label_estimate``). The default
+        method is the row's (``config.locate``) where the model has it, else the model's own.
+        """
+        import pandas as pd
 
-
-def calibrate_predictor(pred: MapDePredictor, val, methods=None, maps=None) -> tuple[dict, "object"]:
-    """Tunes every location method of ``pred`` on ``val``: ``({method: params}, sweep)``.
-
-    ``"deconv"`` is tuned for both inputs (``raw``, the paper, and ``label_estimate``); the paper's
-    is the default. ``maps`` may hold the validation maps already computed.
-    """
-    import pandas as pd
-
-    methods = methods or methods_for(pred.kind)
-    maps = maps if maps is not None else [pred.maps(s.image) for s in val]
-    params, sweeps = {}, []
-    for method in methods:
-        inputs = ("raw", "label_estimate") if method == "deconv" else (None,)
-        for di in inputs:
-            key = method if di in (None, "raw") else f"{method}:{di}"
-            lm = [location_map(m, s.image, method, pred.config, di) for m, s in zip(maps, val)]
-            p, sw = calibrate(lm, val, method, pred.config, what=f"MapDe {pred.kind} {key}")
-            if di:
-                p["deconv_input"] = di
-            params[key] = p
-            sweeps.append(sw.assign(method=key))
-    return params, pd.concat(sweeps, ignore_index=True)
+        methods = methods or self.methods
+        maps = maps if maps is not None else [self.maps(s.image) for s in val]
+        params, sweeps = {}, []
+        for method in methods:
+            inputs = ("raw", "label_estimate") if method == "deconv" else (None,)
+            for di in inputs:
+                key = method_key(method, di)
+                lm = [location_map(m, s.image, method, self.config, di) for m, s in zip(maps, val)]
+                p, sw = calibrate(lm, val, method, self.config, what=f"MapDe {self.kind} {key}")
+                if di:
+                    p["deconv_input"] = di
+                params[key] = p
+                sweeps.append(sw.assign(method=key))
+        own = method_key(self.config.locate, self.config.deconv_input)
+        default = own if own in params else default_method(self.kind)
+        if default not in params:
+            default = next(iter(params))
+        return Calibration(default, params, pd.concat(sweeps, ignore_index=True),
+                           f"F1 at {self.config.match_radius:g} px")

@@ -1,0 +1,158 @@
+"""The command-line contract of every paper: train -> predict -> evaluate through ``cellrepro <paper>``
+with the paper's tiny config, the same files everywhere, and the shared bad inputs refused in one line
+before TensorFlow is imported or any folder is made."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from common.cli import main as cellrepro
+from tests.contract.conftest import PAPERS, listing, set_args
+
+pytestmark = pytest.mark.contract
+
+RUN_FILES = {"config.json", "data.json", "model.keras", "postprocess.json", "sweep.csv", "history.csv", "state.json"}
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """``trained(paper)``: a tiny run folder trained through the command line (cached per paper)."""
+    runs = {}
+
+    def get(paper):
+        if paper.name not in runs:
+            run = tmp_path_factory.mktemp(f"run_{paper.name}") / "run"
+            argv = [paper.name, "train", "--data", paper.tiny_data, "--quick", *set_args(paper.tiny), "--out",
+                    str(run), "--verbose", "0"]
+            assert cellrepro(argv) == 0, argv
+            runs[paper.name] = run
+        return runs[paper.name]
+
+    return get
+
+
+def test_train_writes_the_shared_run_folder(paper, trained):
+    run = trained(paper)
+    assert RUN_FILES <= set(os.listdir(run))
+    pp = json.loads((run / "postprocess.json").read_text())
+    assert pp["method"] in pp["params"] and "threshold" in pp["params"][pp["method"]]
+    assert pp["source"].startswith("validation split (")
+    sweep = pd.read_csv(run / "sweep.csv")
+    assert {"method", "threshold"} <= set(sweep.columns)
+    config = json.loads((run / "config.json").read_text())
+    assert config["paper"] == paper.name and config["variant_name"] == paper.default_row
+    data = json.loads((run / "data.json").read_text())
+    assert data["class_names"] and data["train_images"] >= 1
+
+
+def test_predict_writes_cells_geojson_counts_and_overlays(paper, trained, tmp_path, capsys):
+    run = trained(paper)
+    samples = paper.load_split(paper.tiny_data, "test", 0)
+    from common.io import write_image
+
+    images = tmp_path / "images"
+    images.mkdir()
+    for k, s in enumerate(samples[:2]):
+        write_image(images / f"img{k}.png", s.image)
+    write_image(images / "counts.png", samples[0].image)   # an image named as a per-call file
+    out = tmp_path / "pred"
+    assert cellrepro([paper.name, "predict", str(images), "--model", str(run), "--out", str(out), "--overlay",
+                      "--verbose", "0"]) == 0
+    for stem in ("img0", "img1", "counts"):
+        cells = pd.read_csv(out / f"{stem}_cells.csv")
+        assert list(cells.columns[:3]) == ["image", "x", "y"] and "score" in cells.columns
+        gj = json.loads((out / f"{stem}.geojson").read_text())
+        assert len(gj["features"]) == len(cells)
+        assert (out / f"{stem}_overlay.png").is_file()
+    counts = pd.read_csv(out / "counts.csv")
+    assert sorted(counts["image"]) == ["counts.png", "img0.png", "img1.png"]
+    assert list(pd.read_csv(out / "counts_cells.csv")["image"].unique()) in ([], ["counts.png"])
+    # never overwrite without being asked
+    assert cellrepro([paper.name, "predict", str(images), "--model", str(run), "--out", str(out)]) == 2
+    assert "already exist" in capsys.readouterr().err
+
+
+def test_evaluate_scores_splits_at_radii(paper, trained, tmp_path, capsys):
+    run = trained(paper)
+    ev = tmp_path / "eval"
+    assert cellrepro([paper.name, "evaluate", "--model", str(run), "--data", paper.tiny_data, "--split", "val",
+                      "test", "--radius", "6", "10", "--out", str(ev), "--verbose", "0"]) == 0
+    m = pd.read_csv(ev / "metrics.csv")
+    assert list(m.columns[:3]) == ["split", "images", "radius"]
+    assert {"Precision", "Recall", "F1", "TP", "FP", "FN"} <= set(m.columns)
+    assert list(zip(m["split"], m["radius"])) == [("val", 6.0), ("val", 10.0), ("test", 6.0), ("test", 10.0)]
+    assert "| split |" in capsys.readouterr().out
+
+
+def test_the_python_api_loads_the_same_run(paper, trained):
+    import importlib
+
+    run = trained(paper)
+    pred = importlib.import_module(paper.name).load(run)
+    s = paper.load_split(paper.tiny_data, "test", 0)[0]
+    det = pred.predict(s.image)
+    assert len(det.points) == len(det.scores)
+    with pytest.raises(ValueError, match="not"):
+        pred.predict(s.image, method="no-such-method")
+    with pytest.raises(TypeError):
+        paper.load(run, no_such_option=1)
+
+
+def test_cli_and_python_m_are_the_same_parser(paper):
+    a = subprocess.run([sys.executable, "-m", paper.name, "train", "--help"], capture_output=True, text=True)
+    register = "from paper_template.paper import PAPER; from common import contract; contract.register(PAPER); "
+    b = subprocess.run([sys.executable, "-c", register + "import sys; from common.cli import main; "
+                        f"sys.exit(main(['{paper.name}', 'train', '--help']))"], capture_output=True, text=True)
+    assert a.returncode == b.returncode == 0
+    assert a.stdout.replace(f"python -m {paper.name}", "P") == b.stdout.replace(f"cellrepro {paper.name}", "P")
+
+
+BAD = {
+    "unknown data": ["train", "--data", "no-such-data", "--out", "{out}"],
+    "data a file": ["train", "--data", "{file}", "--out", "{out}"],
+    "unknown field": ["train", "--set", "no_such_field=1", "--out", "{out}"],
+    "data as override": ["train", "--set", "data=crchisto", "--out", "{out}"],
+    "out a file": ["train", "--out", "{file}"],
+    "bad synthetic option": ["train", "--data", "synthetic:images=0", "--out", "{out}"],
+    "missing model": ["predict", "{file}", "--model", "{missing}", "--out", "{out}"],
+    "no such image": ["predict", "{missing}", "--model", "{missing}", "--out", "{out}"],
+    "evaluate missing model": ["evaluate", "--model", "{missing}", "--out", "{out}"],
+    "another paper's run": ["evaluate", "--model", "{other_run}", "--out", "{out}"],
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_input_is_one_line_before_tensorflow_and_makes_no_folder(case, tmp_path):
+    """Every paper at once, in one subprocess per case: exit 2, one line, TensorFlow never imported."""
+    file = tmp_path / "file.txt"
+    file.write_text("x")
+    other = tmp_path / "other_run"
+    other.mkdir()
+    (other / "config.json").write_text(json.dumps({"paper": "some_other_paper"}))
+    code = (
+        "import sys, json\n"
+        "from common.cli import main\n"
+        "from paper_template.paper import PAPER\n"
+        "from common import contract\n"
+        "contract.register(PAPER)\n"
+        "res = {}\n"
+        "for p in json.loads(sys.argv[1]):\n"
+        "    res[p] = main([p, *json.loads(sys.argv[2])])\n"
+        "print(json.dumps(res))\n"
+        "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'imported TensorFlow'\n")
+    fill = {"out": str(tmp_path / "out"), "file": str(file), "missing": str(tmp_path / "missing"),
+            "other_run": str(other)}
+    argv = [a.format(**fill) for a in BAD[case]]
+    res = subprocess.run([sys.executable, "-c", code, json.dumps(PAPERS), json.dumps(argv)], capture_output=True,
+                         text=True, cwd=os.path.dirname(os.path.dirname(os.path.dirname(__file__))))
+    assert res.returncode == 0, res.stderr
+    codes = json.loads(res.stdout.strip().splitlines()[-1])
+    assert codes == {p: 2 for p in PAPERS}, (codes, res.stderr)
+    lines = [ln for ln in res.stderr.splitlines() if ln.strip()]
+    assert len(lines) == len(PAPERS), res.stderr
+    assert all(": error: " in ln for ln in lines), res.stderr
+    assert listing(tmp_path / "out") == [] and not (tmp_path / "out").exists()
