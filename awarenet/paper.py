@@ -84,6 +84,11 @@ class AwareNetPaper(Paper):
         return AwareNetPredictor(detector, config, postprocess, names, folder, classifier=clf, tile_size=tile_size,
                                  batch_size=batch_size)
 
+    def classifies(self, folder, config):
+        import os
+
+        return os.path.isfile(os.path.join(folder, "classifier", "model.keras"))
+
     def add_arguments(self, verb, parser):
         if verb == "train":
             parser.add_argument("--classifier", action="store_true", help="also train the section 3.4 cell classifier")

@@ -11,7 +11,7 @@ from awarenet.data import cell_patches, class_weights_for, classifier_dataset, d
 from awarenet.losses import WeightedDiceLoss
 from awarenet.model import build_classifier, build_detector
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
-from common.datasets import check_min_size, class_counts, require_cells
+from common.datasets import check_min_size, class_counts, is_classified, require_cells
 from common.training import fit, open_run, set_seed
 
 __all__ = ["compiled_network", "train", "train_classifier", "train_counter", "train_detector"]
@@ -42,9 +42,9 @@ def compiled_network(config: AwareNetConfig, n_classes: int | None = None, weigh
     return detector
 
 
-def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto") -> CellCounter:
+def train_counter(config: AwareNetConfig, train, val, run_dir, verbose="auto", resume: bool = True) -> CellCounter:
     """Pre-trains CONCORDe-Net's counter on reference masks R -> number of cell centres (MAE)."""
-    run = open_run(run_dir, config, resume=True)
+    run = open_run(run_dir, config, resume=resume)
     set_seed(config.seed)
 
     def as_counter(ds):
@@ -97,7 +97,7 @@ def train_detector(config: AwareNetConfig, train, val, run_dir, resume: bool = T
         "background": float(weights.background)})
     steps = _steps(config, train)
     if config.model == "concordenet":
-        counter = train_counter(config, train, val, os.path.join(run.path, "counter"), verbose=verbose)
+        counter = train_counter(config, train, val, os.path.join(run.path, "counter"), verbose=verbose, resume=resume)
         set_seed(config.seed)
         model = compiled_network(config, counter=counter)
         counts = True
@@ -175,7 +175,7 @@ def train(config: AwareNetConfig, train, val, run_dir, classifier: bool = False,
 
     config = AwareNetConfig.ensure(config)
     train, val = require_cells(train, "training"), require_cells(val, "validation")
-    if classifier and not any((s.classes >= 0).any() for s in train):
+    if classifier and not is_classified(train):
         raise ValueError("the classifier needs cell classes, but the training data has none (add a class column)")
     _check_sizes(train, config.input_size, "training")
     _check_sizes(val, config.input_size, "validation")

@@ -164,3 +164,11 @@ def one_of(value, choices: Sequence[str], name: str) -> str:
     if value not in choices:
         raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
     return value
+
+
+def finite_params(params: dict) -> dict:
+    """``params`` unless a number among them is NaN or infinite (a threshold of NaN would find nothing)."""
+    for key, value in params.items():
+        if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+            raise ValueError(f"{key} must be a finite number, got {value!r}")
+    return params

@@ -84,12 +84,21 @@ def average_precision(recall, precision) -> float:
     return float(np.sum((r[steps + 1] - r[steps]) * p[steps + 1]))
 
 
-def match_boxes(det_boxes, det_scores, gt_boxes, iou_threshold: float = 0.5) -> np.ndarray:
-    """True-positive flags of one image's detections of one class, VOC rule, in the order given.
+MATCHING = ("voc", "coco")
 
-    Detections are visited by decreasing score; each is a TP when the unmatched ground truth with
-    the highest IoU reaches ``iou_threshold`` (that ground truth is then used up).
+
+def match_boxes(det_boxes, det_scores, gt_boxes, iou_threshold: float = 0.5, rule: str = "voc") -> np.ndarray:
+    """True-positive flags of one image's detections of one class, in the order given.
+
+    Detections are visited by decreasing score. ``rule="voc"`` (the VOC devkit's ``voc_eval``): a
+    detection's ground truth is the one it overlaps most, taken or not; it is a TP when that IoU
+    exceeds ``iou_threshold`` (``>``) and the ground truth is still free, which it then takes, and a
+    false positive otherwise - a detection whose best ground truth is taken does not fall back to the
+    next one. ``rule="coco"`` (pycocotools): the free ground truth it overlaps most, when that IoU
+    reaches the threshold (``>=``).
     """
+    if rule not in MATCHING:
+        raise ValueError(f"rule must be one of {MATCHING}, got {rule!r}")
     det_boxes = np.asarray(det_boxes, dtype=np.float64).reshape(-1, 4)
     tp = np.zeros(len(det_boxes), dtype=bool)
     gt_boxes = np.asarray(gt_boxes, dtype=np.float64).reshape(-1, 4)
@@ -98,6 +107,11 @@ def match_boxes(det_boxes, det_scores, gt_boxes, iou_threshold: float = 0.5) -> 
     iou = box_iou(det_boxes, gt_boxes)
     used = np.zeros(len(gt_boxes), dtype=bool)
     for i in np.argsort(-np.asarray(det_scores, dtype=np.float64), kind="stable"):
+        if rule == "voc":
+            j = int(np.argmax(iou[i]))
+            if iou[i, j] > iou_threshold and not used[j]:
+                tp[i], used[j] = True, True
+            continue
         cand = np.where(used, -1.0, iou[i])
         j = int(np.argmax(cand))
         if cand[j] >= iou_threshold:
@@ -119,29 +133,33 @@ def _per_class(dets, samples, k):
 
 
 def ranked_matches(dets: Sequence, samples: Sequence, class_names: Sequence[str],
-                   iou_threshold: float = 0.5) -> list:
+                   iou_threshold: float = 0.5, rule: str = "voc") -> list:
     """Per class, ``(scores, tp flags, ground truths)`` of every detection, matched once (VOC rule).
 
     Matching visits detections in decreasing score order, so the detections scoring at least any
     threshold are matched exactly as they would be alone: one call serves AP (the whole ranking) and
-    Precision / Recall / F1 at every threshold.
+    Precision / Recall / F1 at every threshold. ``class_names`` are the detections' classes; the
+    annotations are matched to them by name (:func:`common.datasets.align_classes`).
     """
+    from common.datasets import align_classes
+
     if len(dets) != len(samples):
         raise ValueError(f"{len(dets)} detection sets for {len(samples)} images")
+    samples = align_classes(samples, class_names)
     out = []
     for k in range(len(class_names)):
         scores, flags, n_gt = [], [], 0
         for boxes, sc, gt in _per_class(dets, samples, k):
             n_gt += len(gt)
             scores.append(sc)
-            flags.append(match_boxes(boxes, sc, gt, iou_threshold))
+            flags.append(match_boxes(boxes, sc, gt, iou_threshold, rule))
         out.append((np.concatenate(scores) if scores else np.zeros(0),
                     np.concatenate(flags) if flags else np.zeros(0, bool), n_gt))
     return out
 
 
 def detection_ap(dets: Sequence, samples: Sequence, class_names: Sequence[str] | None = None,
-                 iou_threshold: float = 0.5) -> pd.DataFrame:
+                 iou_threshold: float = 0.5, rule: str = "voc") -> pd.DataFrame:
     """Per-class VOC AP at an IoU and their mean (mAP) over the classes that have ground truth.
 
     Args:
@@ -155,7 +173,7 @@ def detection_ap(dets: Sequence, samples: Sequence, class_names: Sequence[str] |
     """
     names = tuple(class_names or (samples[0].class_names if len(samples) else ()))
     rows = []
-    for name, (scores, flags, n_gt) in zip(names, ranked_matches(dets, samples, names, iou_threshold)):
+    for name, (scores, flags, n_gt) in zip(names, ranked_matches(dets, samples, names, iou_threshold, rule)):
         order = np.argsort(-scores, kind="stable")
         tp = np.cumsum(flags[order])
         fp = np.cumsum(~flags[order])
@@ -172,11 +190,12 @@ def detection_ap(dets: Sequence, samples: Sequence, class_names: Sequence[str] |
     return df
 
 
-def box_scores_at(dets, samples, threshold: float, class_names=None, iou_threshold: float = 0.5) -> pd.DataFrame:
+def box_scores_at(dets, samples, threshold: float, class_names=None, iou_threshold: float = 0.5,
+                  rule: str = "voc") -> pd.DataFrame:
     """Per-class Precision / Recall / F1 of the detections scoring at least ``threshold`` (VOC matching)."""
     names = tuple(class_names or samples[0].class_names)
     rows = []
-    for name, (sc, flags, n_gt) in zip(names, ranked_matches(dets, samples, names, iou_threshold)):
+    for name, (sc, flags, n_gt) in zip(names, ranked_matches(dets, samples, names, iou_threshold, rule)):
         keep = sc >= threshold
         tp, fp = int(np.sum(flags & keep)), int(np.sum(~flags & keep))
         p = tp / (tp + fp) if tp + fp else 0.0
@@ -188,8 +207,12 @@ def box_scores_at(dets, samples, threshold: float, class_names=None, iou_thresho
 
 def count_errors(dets, samples, class_names=None, threshold: float = 0.0) -> pd.DataFrame:
     """Per class: mean ground-truth and predicted count per image, mean absolute count error and the
-    relative error of the total count, for detections scoring at least ``threshold``."""
+    relative error of the total count, for detections scoring at least ``threshold``. Annotations are
+    matched to ``class_names`` (the detections' classes) by name."""
+    from common.datasets import align_classes
+
     names = tuple(class_names or samples[0].class_names)
+    samples = align_classes(samples, names)
     rows = []
     for k, name in enumerate(names):
         gt = np.array([int(np.sum(s.classes == k)) for s in samples])

@@ -190,6 +190,23 @@ class Paper:
         self.register_models()
         return self.open(folder, config, rd.postprocess(), names, **options)
 
+    def classifies(self, folder: str, config) -> bool:
+        """Whether the run in ``folder`` gives cells classes (read without TensorFlow; default: yes)."""
+        return True
+
+    def run_class_names(self, folder: str):
+        """The class names a run was trained on (``data.json``, read without TensorFlow), or None."""
+        import json
+
+        path = os.path.join(folder, "data.json")
+        if not os.path.isfile(path):
+            return None
+        try:
+            with open(path, encoding="utf-8") as f:
+                return (json.load(f) or {}).get("class_names")
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError) as exc:
+            raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
+
     # ------------------------------------------------------------------ scoring and tables
     def score(self, predictor, samples, radii, progress: bool = False, **detect):
         """Evaluate's table of one split: Precision / Recall / F1 / TP / FP / FN per radius (and the

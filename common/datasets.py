@@ -24,6 +24,7 @@ the repository or the working directory); they are never copied into the project
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from typing import Sequence
@@ -34,8 +35,9 @@ from common import _checks
 from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
 from common.labels import encode_classes
 
-__all__ = ["SPLITS", "Sample", "SampleList", "check_data_name", "check_min_size", "class_counts", "default_data_root",
-           "load", "load_split", "load_splits", "parse_synthetic", "require_cells", "seeded_split"]
+__all__ = ["SPLITS", "Sample", "SampleList", "align_classes", "check_data_name", "check_min_size", "class_counts",
+           "default_data_root", "is_classified", "load", "load_split", "load_splits", "parse_synthetic",
+           "require_cells", "seeded_split"]
 
 SPLITS = ("train", "val", "test", "trainval", "all")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
@@ -93,6 +95,34 @@ class SampleList(list):
     @property
     def class_names(self) -> tuple:
         return self[0].class_names if self else ()
+
+
+def is_classified(samples) -> bool:
+    """Whether the samples carry cell classes: the list does not say otherwise and some cell has a class."""
+    return getattr(samples, "classified", True) is not False and any(bool(np.any(s.classes >= 0)) for s in samples)
+
+
+def align_classes(samples, names, what: str = "the model"):
+    """The samples with their classes re-indexed into ``names``, matched by name (never by position).
+
+    Raises:
+        ValueError: the samples have cells of a class ``names`` does not hold (naming them and ``what``).
+    """
+    names = tuple(str(n) for n in names)
+    if not len(samples):
+        return samples
+    data = tuple(samples[0].class_names)
+    if data == names:
+        return samples
+    used = sorted({data[k] for s in samples for k in np.unique(s.classes[s.classes >= 0])})
+    unknown = [n for n in used if n not in names]
+    if unknown:
+        raise ValueError(f"the data has cells of class(es) {unknown} that {what} does not know (its classes: "
+                         f"{list(names)}); evaluate it on data of those classes, or fine-tune it on yours")
+    index = np.array([names.index(n) if n in names else -1 for n in data] + [-1], np.int64)
+    out = SampleList([dataclasses.replace(s, classes=index[s.classes], class_names=names) for s in samples],
+                     getattr(samples, "description", ""), getattr(samples, "classified", True))
+    return out
 
 
 def check_min_size(samples, size: int, what: str, network: str, hint: str) -> None:
@@ -441,6 +471,26 @@ def _drop_duplicate_rows(df, csv, min_distance: float = 1.0):
     return df
 
 
+def _clip_border(points, shape, csv, image):
+    """Points up to half a pixel beyond the image's pixel footprint (an annotation tool's edge, e.g. y = 255.93
+    in a 256 px image) clipped onto the border pixels, with a warning; points further out are left for
+    :class:`Sample` to refuse."""
+    import warnings
+
+    h, w = shape[:2]
+    p = np.asarray(points, np.float64)
+    if not len(p):
+        return p
+    lo, hi = np.array([-1.0, -1.0]), np.array([w, h], np.float64)
+    near = ((p >= lo) & (p < hi)).all(axis=1) & ((p < -0.5) | (p >= hi - 0.5)).any(axis=1)
+    if near.any():
+        warnings.warn(f"{csv}: {int(near.sum())} point(s) of {image} lie within half a pixel beyond the image "
+                      f"border; clipped onto the border", UserWarning, stacklevel=3)
+        p = p.copy()
+        p[near] = np.clip(p[near], 0, [w - 1, h - 1])
+    return p
+
+
 def _load_folder(folder, split, class_names=None, seed=0):
     img_dir = os.path.join(folder, "images")
     _require_dir(img_dir, f"images/ folder of {folder}")
@@ -467,11 +517,18 @@ def _load_folder(folder, split, class_names=None, seed=0):
     unknown = sorted(set(df["image"]) - set(files))
     if unknown:
         raise ValueError(f"{csv}: points refer to image(s) not in images/: {unknown[:5]}")
-    if "class" in df.columns:
-        found = sorted(set(df["class"]))
+    classified = "class" in df.columns and bool((df["class"] != "").any())
+    if classified:
+        found = sorted(set(df["class"]) - {""})
         if class_names is None:
             class_names = tuple(found)
-        df["cls"] = encode_classes(df["class"].tolist(), class_names)
+        labelled = df["class"] != ""
+        df["cls"] = -1
+        df.loc[labelled, "cls"] = encode_classes(df.loc[labelled, "class"].tolist(), class_names)
+        df["cls"] = df["cls"].astype(np.int64)
+    elif "class" in df.columns:   # a class column of unclassified cells only: detection data
+        class_names = tuple(class_names) if class_names else ("cell",)
+        df["cls"] = -1
     else:
         class_names = tuple(class_names) if class_names else ("cell",)
         df["cls"] = 0
@@ -498,7 +555,10 @@ def _load_folder(folder, split, class_names=None, seed=0):
         g = groups.get(n)
         pts = g[["x", "y"]].to_numpy() if g is not None else np.zeros((0, 2))
         cls = g["cls"].to_numpy() if g is not None else np.zeros(0, dtype=np.int64)
-        out.append(Sample(image, pts, cls, class_names, name=n))
-    out.description = f"folder {folder}, split {split} ({len(out)} images; {how})"
-    out.classified = "class" in df.columns
+        out.append(Sample(image, _clip_border(pts, image.shape, csv, n), cls, class_names, name=n))
+    unclassified = int((df["cls"] < 0).sum())
+    out.description = (f"folder {folder}, split {split} ({len(out)} images; {how}"
+                        + (f"; {unclassified} unclassified cells (class -1)" if classified and unclassified else "")
+                        + ")")
+    out.classified = classified
     return out

@@ -1,9 +1,10 @@
 """One calibration and scoring path for every paper, with one metric vocabulary.
 
 * :func:`calibrate` chooses a location method's threshold (and any other parameter on a grid) on
-  validation maps by F1: thresholds are quantiles of the maps' own local-maximum values, refined
-  around the best, so the search never caps the answer; an optimum on the edge of what was searched
-  warns (:class:`EdgeOfSearchWarning`) and is recorded.
+  validation maps by F1: thresholds are quantiles of the maps' own local-maximum values (or a grid
+  the caller gives), extended toward the maps' own range while the best lies on an edge, then refined
+  around the best, so no grid caps the answer; an optimum still on an edge of what was searched warns
+  (:class:`EdgeOfSearchWarning`) and is recorded.
 * :func:`score` gives Precision, Recall, F1, TP, FP, FN per matching radius, plus the weighted
   classification Precision / Recall / F1 over matched cells where the detections carry classes.
 * :class:`Calibration` is what every predictor's ``calibrate(val, maps=None)`` returns, and
@@ -133,11 +134,43 @@ def _sweep_row(lmaps, gts, locate, radius, threshold, params, stage):
     return {**params, "threshold": float(threshold), "stage": stage, **sc.as_dict()}
 
 
+def _range(lmaps) -> tuple[float, float]:
+    """The smallest and largest value of the location maps (finite arrays), or (nan, nan)."""
+    lo, hi = np.inf, -np.inf
+    for m in lmaps:
+        m = np.asarray(m)
+        if m.dtype.kind in "fiu" and m.size:
+            lo, hi = min(lo, float(np.min(m))), max(hi, float(np.max(m)))
+    return (lo, hi) if lo <= hi else (np.nan, np.nan)
+
+
+def _toward(edge: float, limit: float, n: int = 8) -> np.ndarray:
+    """``n`` thresholds from ``edge`` toward ``limit`` (geometric when both are positive and far apart),
+    ``edge`` excluded; one float32 ulp short of ``limit`` at the top, where a threshold keeps pixels
+    strictly above it."""
+    if limit > edge:
+        limit = float(np.nextafter(np.float32(limit), np.float32(-np.inf)))
+        if limit <= edge:
+            return np.zeros(0)
+    if edge > 0 and limit > 0 and max(edge, limit) / min(edge, limit) > 10:
+        vals = np.geomspace(edge, limit, n + 1)[1:]
+    else:
+        vals = np.linspace(edge, limit, n + 1)[1:]
+    return vals[vals != edge]
+
+
 def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str, Sequence] | None = None,
               n_thresholds: int = 24, refine: int = 8, low: float | None = None, high: float | None = None,
               limits: Mapping[str, tuple] | None = None, what: str = "",
-              thresholds: Sequence | None = None) -> tuple[dict, pd.DataFrame]:
+              thresholds: Sequence | None = None, threshold_range: tuple | None = None,
+              extend: int = 4) -> tuple[dict, pd.DataFrame]:
     """The F1-best threshold (and grid parameters) of a location method on validation data.
+
+    The threshold search cannot cap the answer: while the best threshold is the lowest or the highest
+    one tried and the maps' values reach beyond it, up to ``extend`` rounds of thresholds are added
+    toward the maps' own range (stage ``extend``); then the best one's neighbourhood is refined. An
+    optimum still on an edge that is not the range's own limit (or the ``low`` / ``high`` bound), or a
+    grid parameter on the edge of its values, warns (:class:`EdgeOfSearchWarning`) and is recorded.
 
     Args:
         lmaps: one location map per sample (what ``locate`` thresholds).
@@ -153,12 +186,15 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
         what: a label for warnings (``"AwareNet ExpWeightType1"``).
         thresholds: explicit threshold candidates instead of :func:`threshold_candidates` (e.g. a
             probability grid for methods whose threshold sets blob size rather than picks peaks).
+        threshold_range: the values a threshold can meaningfully take, ``(lowest, highest)`` (default:
+            the range of ``lmaps`` when they are arrays; give it when ``lmaps`` are not maps).
+        extend: rounds of extension toward the range at most (0: none).
 
     Returns:
         ``(params, sweep)``: ``params`` holds ``threshold``, the grid values, ``F1`` (validation),
         ``radius`` and ``edge`` (names of parameters whose best value is on the edge of the search);
         ``sweep`` has one row per setting tried with Precision, Recall, F1, TP, FP, FN and ``stage``
-        (``grid`` or ``refine``).
+        (``grid``, ``extend`` or ``refine``).
     """
     lmaps = list(lmaps)
     if len(lmaps) != len(samples) or not lmaps:
@@ -172,6 +208,11 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
         cands = np.unique(np.asarray(thresholds, dtype=np.float64).ravel())
         if len(cands) < 2 or not np.all(np.isfinite(cands)):
             raise ValueError(f"thresholds must hold at least 2 finite values, got {thresholds!r}")
+    lo_lim, hi_lim = threshold_range if threshold_range is not None else _range(lmaps)
+    if low is not None:
+        lo_lim = max(lo_lim, low) if np.isfinite(lo_lim) else low
+    if high is not None:
+        hi_lim = min(hi_lim, high) if np.isfinite(hi_lim) else high
     grid = {k: list(v) for k, v in (grid or {}).items()}
     for k, v in grid.items():
         if not v:
@@ -185,6 +226,29 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
     sweep = pd.DataFrame(rows)
     best = sweep.loc[sweep["F1"].idxmax()]
     params = {k: _plain(best[k]) for k in names}
+
+    def tried():
+        same = np.ones(len(sweep), bool)
+        for name in names:
+            same &= (sweep[name] == params[name]).to_numpy()
+        return sweep[same]
+
+    for _ in range(int(extend)):   # the best F1 on an edge of the thresholds tried: search toward the maps' range
+        sub = tried().sort_values("threshold")
+        top_f1 = float(sub["F1"].max())
+        new = []
+        if float(sub["F1"].iloc[0]) >= top_f1 and np.isfinite(lo_lim) and sub["threshold"].iloc[0] > lo_lim:
+            new += list(_toward(float(sub["threshold"].iloc[0]), lo_lim))
+        if float(sub["F1"].iloc[-1]) >= top_f1 and np.isfinite(hi_lim) and sub["threshold"].iloc[-1] < hi_lim:
+            new += list(_toward(float(sub["threshold"].iloc[-1]), hi_lim))
+        new = [t for t in new if t not in set(sub["threshold"])]
+        if not new:
+            break
+        rows += [_sweep_row(lmaps, gts, locate, radius, t, params, "extend") for t in new]
+        sweep = pd.DataFrame(rows)
+    sub = tried()
+    cands = np.sort(sub["threshold"].to_numpy())
+    best = sub.loc[sub["F1"].idxmax()]
     # refine the threshold between the best candidate's neighbours
     k = int(np.searchsorted(cands, best["threshold"]))
     lo_t = cands[k - 1] if k > 0 else cands[0]
@@ -193,17 +257,17 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
         for t in np.linspace(lo_t, hi_t, refine + 2)[1:-1]:
             rows.append(_sweep_row(lmaps, gts, locate, radius, t, params, "refine"))
         sweep = pd.DataFrame(rows)
-    same = np.ones(len(sweep), bool)
-    for name in names:
-        same &= (sweep[name] == params[name]).to_numpy()
-    sub = sweep[same]
+    sub = tried()
     best = sub.loc[sub["F1"].idxmax()]
     thr = float(best["threshold"])
     edge = []
     searched = sub["threshold"].to_numpy()
-    # the grid reaches the maps' largest maximum, so only its low end can cut an optimum off
-    if len(searched) > 1 and thr <= searched.min():
-        edge.append("threshold")
+    if len(searched) > 1:
+        at_low = thr <= searched.min() and not (np.isfinite(lo_lim) and searched.min() <= lo_lim)
+        top = float(np.nextafter(np.float32(hi_lim), np.float32(-np.inf))) if np.isfinite(hi_lim) else np.inf
+        at_high = thr >= searched.max() and not searched.max() >= top
+        if at_low or at_high:
+            edge.append("threshold")
     for name in names:
         vals = sorted(grid[name])
         lim = (limits or {}).get(name, (None, None))
@@ -230,12 +294,17 @@ def _plain(v):
 def score(detections, samples, radii, classes: bool | None = None) -> pd.DataFrame:
     """Detection (and classification) scores of per-image detections against annotations.
 
+    Classes are matched by name: the annotations' classes are re-indexed into the detections' class
+    names (:func:`common.datasets.align_classes`), so a data set whose classes are listed in another
+    order scores the same, and one with a class the model does not know is refused, naming it.
+
     Args:
         detections: one :class:`common.inference.Detections` (or (N, 2) point array) per sample.
         samples: the annotated samples.
         radii: matching radius or radii in pixels.
         classes: add the weighted classification Precision / Recall / F1 over matched cells whose
-            annotation has a class (default: when the detections carry classes).
+            annotation has a class (default: when the detections carry classes and the data has
+            classified cells).
 
     Returns:
         DataFrame indexed by ``radius`` with Precision, Recall, F1, TP, FP, FN and, with classes,
@@ -246,17 +315,21 @@ def score(detections, samples, radii, classes: bool | None = None) -> pd.DataFra
         raise ValueError(f"radii must be positive, got {radii}")
     if len(detections) != len(samples):
         raise ValueError(f"{len(detections)} detections for {len(samples)} samples")
+    from common.datasets import align_classes, is_classified
+
     pts = [getattr(d, "points", d) for d in detections]
     gts = [s.points for s in samples]
     has_classes = all(getattr(d, "classes", None) is not None for d in detections) and len(detections) > 0
-    classes = has_classes if classes is None else classes
+    classes = (has_classes and is_classified(samples)) if classes is None else classes
     if classes and not has_classes:
         raise ValueError("classification scores need detections with classes")
+    if classes:
+        names = list(detections[0].class_names)
+        samples = align_classes(samples, names)
     rows = []
     for r in radii:
         row = {"radius": r, **detection_scores(pts, gts, r).as_dict()}
         if classes:
-            names = list(samples[0].class_names)
             cs = classification_scores(pts, [d.classes for d in detections], gts, [s.classes for s in samples], r,
                                        names)
             row.update({"Class Precision": float(cs.loc["weighted", "Precision"]),

@@ -348,6 +348,7 @@ class Predictor:
         """Cells in one RGB uint8 image, with the run's tuned post-processing unless overridden."""
         image = _checks.as_rgb_image(image, "image")
         self.check_method(method)
+        _checks.finite_params(params)
         return self.detect(self.maps(image, progress=progress), image, method, **params)
 
     def check_method(self, method) -> None:

@@ -51,10 +51,21 @@ def atomic_path(path):
         os.chmod(tmp, 0o666 & ~_umask())   # mkstemp makes 0600; a finished file follows the umask
         yield tmp
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(exc, OSError) and not getattr(exc, "_named", False):
+            raise write_error(exc, path) from exc
         raise
+
+
+def write_error(exc: OSError, path) -> OSError:
+    """An ``OSError`` of a failed write that names the file and what to do (a full disk, a permission)."""
+    what = exc.strerror or str(exc)
+    err = OSError(exc.errno, f"could not write {path}: {what}; make room (or choose another --out) and run the "
+                             "command again")
+    err._named = True
+    return err
 
 
 def _umask() -> int:
@@ -75,8 +86,14 @@ def atomic_write_text(path, text: str) -> None:
 # points CSV
 
 
+UNCLASSIFIED = ("", "-1", "unclassified")   # class labels that mean "a cell of no class" (class -1)
+
+
 def read_points_csv(path) -> pd.DataFrame:
     """Reads a points CSV with columns ``image,x,y[,class]`` (x = column, y = row, 0-based pixels).
+
+    A blank class, ``-1`` or ``unclassified`` marks a cell without a class (:data:`UNCLASSIFIED`): it is
+    read as the empty string.
 
     Returns:
         DataFrame with columns image (str), x, y (float) and, if present, class (str).
@@ -102,12 +119,21 @@ def read_points_csv(path) -> pd.DataFrame:
         raise ValueError(f"{path}: empty image name at data row {row + 1}")
     cols = ["image", "x", "y"]
     if "class" in df.columns:
-        if df["class"].isna().any():
-            row = int(np.flatnonzero(df["class"].isna().to_numpy())[0])
-            raise ValueError(f"{path}: empty class at data row {row + 1}")
-        df["class"] = df["class"].astype(str).str.strip()
+        labels = df["class"].map(lambda v: "" if pd.isna(v) else _class_text(v)).str.strip()
+        df["class"] = labels.where(~labels.str.lower().isin(UNCLASSIFIED), "")
         cols.append("class")
     return df[cols].reset_index(drop=True)
+
+
+def _class_text(v) -> str:
+    """A class label as text; a whole number without a decimal point (``2.0`` -> ``"2"``), so one class is
+    one label however a spreadsheet wrote it."""
+    text = str(v).strip()
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def write_points_csv(path, points, image: str | Sequence[str] = "", classes=None, class_names=None) -> None:
@@ -231,6 +257,11 @@ def read_voc_xml(path, drop_degenerate: bool = True, zero_based: bool = True) ->
         if not name or bb is None:
             raise ValueError(f"{path}: an <object> lacks <name> or <bndbox>")
         b = [number(bb, t) for t in ("xmin", "ymin", "xmax", "ymax")]
+        if zero_based and min(b) < 1:
+            tag = ("xmin", "ymin", "xmax", "ymax")[int(np.argmin(b))]
+            raise ValueError(f"{path}: <{tag}> is {min(b):g} in the box of {name.strip()!r}, but VOC pixel coordinates "
+                             "start at 1 (the first pixel is 1): write the box 1-based, e.g. 1 for one touching the "
+                             "image's edge")
         if b[2] < b[0] or b[3] < b[1]:
             raise ValueError(f"{path}: box {b} of {name!r} has xmax < xmin or ymax < ymin")
         if drop_degenerate and (b[2] == b[0] or b[3] == b[1]):

@@ -285,7 +285,8 @@ class PaperCLI:
     def _evaluate(self, args) -> int:
         import pandas as pd
 
-        from common.datasets import SampleList
+        from common.datasets import SampleList, align_classes, is_classified
+        from common.inference import run_folder
         from common.io import atomic_path
         from common.reporting import to_markdown
 
@@ -295,13 +296,18 @@ class PaperCLI:
         name = self.paper.check_data(args.data, args.data_root)
         seed = args.seed if args.seed is not None else cfg.seed
         radii = args.radius or [cfg.match_radius]
+        folder = run_folder(args.model)
+        names = self.paper.run_class_names(folder) if self.paper.classifies(folder, cfg) else None
         splits = {}
         for split in args.split:
             parts = ("train", "val", "test") if split == "all" else (split,)
-            samples = SampleList([s for p in parts for s in self.paper.load_split(args.data, p, seed, args.data_root)])
-            samples.description = f"{name}, split {split}"
+            loaded = [self.paper.load_split(args.data, p, seed, args.data_root) for p in parts]
+            samples = SampleList([s for p in loaded for s in p], f"{name}, split {split}",
+                                 all(getattr(p, "classified", True) for p in loaded))
             if not len(samples):
                 raise ValueError(f"the {split} split of {name} has no images: nothing to evaluate")
+            if names and is_classified(samples):   # classes by name, refused before any inference
+                align_classes(samples, names, what=f"the run {folder}")
             splits[split] = samples
         kwargs = self.paper.detect_options(args)
         self._start_tensorflow(args)

@@ -74,19 +74,18 @@ def peak_points(prob, min_distance: int = 4, threshold: float = 0.5) -> np.ndarr
     ``min_distance`` x ``min_distance`` square), each plateau counts as one peak at its centre, found
     in time proportional to the image.
 
+    A constant map (a blank tile, an image of one colour) has no maxima: no points. A network whose
+    output is constant everywhere is refused where it matters, by the calibration and the training
+    loop (``common.evaluation.threshold_candidates``, ``common.training.OutputWatch``).
+
     Returns:
         (N, 2) float array of (x, y) peak positions, sorted by (y, x).
-
-    Raises:
-        ValueError: a constant map (no maxima to find: is the network's output dead?).
     """
     p = _checks.as_map(prob, "prob")
     min_distance = _checks.positive(min_distance, "min_distance", integer=True)
     threshold = _finite(threshold, "threshold")
-    lo, hi = float(p.min()), float(p.max())
-    if hi == lo:
-        raise ValueError(f"the map is constant (every pixel {hi:g}): there are no maxima to find "
-                         "(is the network's output dead?)")
+    if float(p.min()) == float(p.max()):
+        return np.zeros((0, 2), dtype=np.float64)
     size = 2 * min_distance + 1
     cand = (p == ndimage.maximum_filter(p, size=size, mode="nearest")) & (p > threshold)
     if int(cand.sum()) > p.size / min_distance ** 2:
@@ -140,11 +139,13 @@ def blob_points(prob, threshold: float = 0.5, min_area: int = 50, window: int = 
     return _centroids(peaks, m)
 
 
-def box_means(class_prob, points, window: int = 49, mode: str = "mean") -> np.ndarray:
+def box_means(class_prob, points, window: int = 49, mode: str = "mean", band: int = 512) -> np.ndarray:
     """Per point, the mean of each class map over the square window around it, (N, C) float64.
 
     ``mode="majority"`` averages one-hot per-pixel argmax classes instead (the fraction of the
-    window's pixels voting for each class). Windows are clipped at the image border.
+    window's pixels voting for each class). Windows are clipped at the image border. Window sums come
+    from a summed-area table built over bands of ``band`` rows at a time (the band plus the window), so
+    memory stays bounded on large images; an image of at most ``band`` rows is one band.
     """
     cp = _checks.as_map(class_prob, "class_prob", ndim=3)
     h, w, c = cp.shape
@@ -155,19 +156,29 @@ def box_means(class_prob, points, window: int = 49, mode: str = "mean") -> np.nd
     _checks.one_of(mode, ("mean", "majority"), "mode")
     if len(pts) == 0:
         return np.zeros((0, c), dtype=np.float64)
-    if mode == "majority":
-        votes = np.eye(c, dtype=np.float64)[np.argmax(cp, axis=-1)]
-    else:
-        votes = cp.astype(np.float64)
-    # Summed-area table: any window sum in O(1) per point.
-    sat = np.zeros((h + 1, w + 1, c), dtype=np.float64)
-    sat[1:, 1:] = votes.cumsum(0).cumsum(1)
     half = window // 2
     col = np.clip(np.rint(pts[:, 0]).astype(np.int64), 0, w - 1)
     row = np.clip(np.rint(pts[:, 1]).astype(np.int64), 0, h - 1)
     r0, r1 = np.clip(row - half, 0, h), np.clip(row + half + 1, 0, h)
     c0, c1 = np.clip(col - half, 0, w), np.clip(col + half + 1, 0, w)
-    sums = sat[r1, c1] - sat[r0, c1] - sat[r1, c0] + sat[r0, c0]
+    sums = np.zeros((len(pts), c), dtype=np.float64)
+    for b0 in range(0, h, band):
+        mine = (row >= b0) & (row < b0 + band)
+        if not mine.any():
+            continue
+        # the band's windows lie in rows [lo, hi); an image of one band is taken whole
+        lo, hi = (0, h) if h <= band else (int(r0[mine].min()), int(r1[mine].max()))
+        part = cp[lo:hi]
+        if mode == "majority":
+            votes = np.eye(c, dtype=np.float64)[np.argmax(part, axis=-1)]
+        else:
+            votes = part.astype(np.float64)
+        # Summed-area table of the rows [lo, hi): any window sum in O(1) per point.
+        sat = np.zeros((hi - lo + 1, w + 1, c), dtype=np.float64)
+        sat[1:, 1:] = votes.cumsum(0).cumsum(1)
+        del votes
+        a, b = r0[mine] - lo, r1[mine] - lo
+        sums[mine] = sat[b, c1[mine]] - sat[a, c1[mine]] - sat[b, c0[mine]] + sat[a, c0[mine]]
     return sums / ((r1 - r0) * (c1 - c0))[:, None]
 
 

@@ -9,7 +9,9 @@ Every trained model of every paper has a run folder with the same names::
     <run>/sweep.csv          every validation setting tried while tuning
     <run>/history.csv        one row per finished epoch
     <run>/state.json         epoch, best value, epochs without improvement, stopped flag
-    <run>/best.weights.h5    weights of the epoch with the lowest monitored value
+    <run>/best.weights.npz   weights of the epoch with the lowest monitored value (NumPy arrays in the
+                             order of ``model.get_weights()``; written by Python, so a full disk is an
+                             ``OSError``, not a crash inside HDF5)
     <run>/last-NNNN.keras    full model + optimizer state after epoch NNNN, the one state.json names
                              (written before state.json, the previous one removed after it, so a
                              kill at any moment leaves state.json and its checkpoint in step)
@@ -64,7 +66,32 @@ class RunDir:
 
     @property
     def best_weights(self) -> str:
-        return self.file("best.weights.h5")
+        return self.file("best.weights.npz")
+
+    def save_best(self, weights) -> None:
+        """Writes the best weights (a list of arrays) atomically."""
+        from common.io import atomic_path
+
+        with atomic_path(self.best_weights) as tmp:
+            with open(tmp, "wb") as f:
+                np.savez(f, *[np.asarray(w) for w in weights])
+
+    def restore_best(self, model) -> bool:
+        """Sets ``model``'s weights to the saved best ones (``best.weights.h5`` of older runs too); False
+        when there are none."""
+        if os.path.exists(self.best_weights):
+            with np.load(self.best_weights) as z:
+                weights = [z[f"arr_{k}"] for k in range(len(z.files))]
+            if len(weights) != len(model.weights):
+                raise ValueError(f"{self.best_weights} holds {len(weights)} arrays, the model {len(model.weights)}: "
+                                 "the run folder does not match this model (pass --restart)")
+            model.set_weights(weights)
+            return True
+        legacy = self.file("best.weights.h5")
+        if os.path.exists(legacy):
+            model.load_weights(legacy)
+            return True
+        return False
 
     @property
     def last_model(self) -> str:
@@ -214,7 +241,8 @@ def _alive(pid: int) -> bool:
     return True
 
 
-_TRAINING_FILES = ("state.json", "history.csv", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE, SWEEP_FILE)
+_TRAINING_FILES = ("state.json", "history.csv", "best.weights.npz", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE,
+                   SWEEP_FILE)
 
 
 def _comparable(config) -> dict:
@@ -326,10 +354,7 @@ class RunKeeper(keras.callbacks.Callback):
         """Writes the best weights (when they changed), history, ``last-NNNN.keras`` and then ``state.json``."""
         epoch, self._pending = self._pending, None
         if self._best_weights is not None:
-            current = self.model.get_weights()
-            self.model.set_weights(self._best_weights)
-            _atomic_keras_save(self.run.best_weights, self.model.save_weights)
-            self.model.set_weights(current)
+            self.run.save_best(self._best_weights)
             self._best_weights = None
         self._write_history()
         ckpt = f"last-{epoch + 1:04d}.keras"
@@ -487,9 +512,13 @@ def _atomic_keras_save(path: str, save) -> None:
     try:
         save(tmp)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         if os.path.exists(tmp):
             os.remove(tmp)
+        if isinstance(exc, OSError) and not getattr(exc, "_named", False):
+            from common.io import write_error
+
+            raise write_error(exc, path) from exc
         raise
 
 
@@ -556,7 +585,8 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
         restore_seed_states(model, state.get("seed_states"))
         initial_epoch = int(state["epoch"])
     elif not resume:
-        for p in (run.state_path, run.history_path, run.best_weights, *map(run.file, run.checkpoints())):
+        for p in (run.state_path, run.history_path, run.best_weights, run.file("best.weights.h5"),
+                  *map(run.file, run.checkpoints())):
             if os.path.exists(p):
                 os.remove(p)
     keeper = RunKeeper(run, monitor=monitor, patience=patience, checkpoint_every=checkpoint_every)
@@ -573,8 +603,8 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
                       steps_per_epoch=steps_per_epoch, validation_steps=validation_steps,
                       callbacks=[*_watch(first, dead_output_epochs), *callbacks, keeper],
                       verbose=keras_verbose(verbose), shuffle=False)
-    if restore_best and os.path.exists(run.best_weights):
-        model.load_weights(run.best_weights)
+    if restore_best:
+        run.restore_best(model)
     return model, run.history()
 
 

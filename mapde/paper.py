@@ -73,6 +73,9 @@ class MapDePaper(Paper):
         model = load_keras(os.path.join(folder, "model.keras"), self.model_classes, self.name)
         return MapDePredictor(model, config, postprocess, class_names, folder, batch_size=batch_size)
 
+    def classifies(self, folder, config):
+        return bool(config.per_class)
+
     def add_arguments(self, verb, parser):
         if verb == "train":
             parser.add_argument("--per-class", action="store_true", help="one mapped channel per cell type")

@@ -22,6 +22,9 @@ class TemplatePaper(Paper):
 
         return crops(samples, config, seed)
 
+    def classifies(self, folder, config):
+        return False
+
     def open(self, folder, config, postprocess, class_names):
         import os
 

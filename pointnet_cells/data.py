@@ -20,8 +20,9 @@ from common.labels import gaussian_density
 from common.tiling import crop_origins
 from pointnet_cells.losses import pad_annotations
 
-__all__ = ["as_dataset", "check_annotated", "crop_batches", "density_stream", "density_targets", "density_validation",
-           "fixed_crops", "point_stream", "random_resized_crop", "rescaled", "validation_crops"]
+__all__ = ["as_dataset", "check_annotated", "check_crop_density", "crop_batches", "densest_window", "density_stream",
+           "density_targets", "density_validation", "fixed_crops", "point_stream", "random_resized_crop", "rescaled",
+           "validation_crops"]
 
 
 def check_annotated(samples, what: str = "training", crop_size: int | None = None) -> SampleList:
@@ -39,6 +40,53 @@ def check_annotated(samples, what: str = "training", crop_size: int | None = Non
             raise ValueError(f"{len(small)} {what} image(s) are smaller than the {crop_size} px crop (first: "
                              f"{small[0]}); lower crop_size")
     return samples
+
+
+def densest_window(points, shape, side: int) -> int:
+    """The most cells any ``side`` x ``side`` window of an image of ``shape`` holds (summed-area table)."""
+    h, w = int(shape[0]), int(shape[1])
+    p = np.asarray(points, np.float64).reshape(-1, 2)
+    if not len(p):
+        return 0
+    side = max(1, min(int(np.ceil(side)), h, w))
+    grid = np.zeros((h + 1, w + 1), np.int64)
+    r = np.clip(np.floor(p[:, 1]).astype(int), 0, h - 1) + 1
+    c = np.clip(np.floor(p[:, 0]).astype(int), 0, w - 1) + 1
+    np.add.at(grid, (r, c), 1)
+    sat = grid.cumsum(0).cumsum(1)
+    win = sat[side:, side:] - sat[:-side, side:] - sat[side:, :-side] + sat[:-side, :-side]
+    return int(win.max())
+
+
+def _densest_crop(samples, config, image_scale: float) -> tuple:
+    """``(cells, image name, resize)`` of the densest training crop at ``image_scale`` (at the smallest
+    random resize, where a crop covers the most of the image)."""
+    size = int(config.crop_size)
+    worst = (0, None, 0.0)
+    for s in samples:
+        h, w = (max(1, int(round(d * image_scale))) for d in s.shape)
+        smallest = max(float(config.crop_scale[0]), size / min(h, w))
+        n = densest_window(s.points * image_scale, (h, w), size / smallest)
+        if n > worst[0]:
+            worst = (n, s.name, smallest)
+    return worst
+
+
+def check_crop_density(samples, config, what: str = "training") -> None:
+    """Refuses, before any training, an image with a training crop that can hold more cells than the point
+    model has proposals (5 per 32 x 32 region; the eq. 2 matching needs one per cell), naming the image and
+    the smallest ``image_scale`` (in tenths) at which every crop fits."""
+    size = int(config.crop_size)
+    proposals = (5 if config.anchor_shift > 0 else 1) * (size // config.anchor_stride) ** 2
+    n, name, smallest = _densest_crop(samples, config, config.image_scale)
+    if n <= proposals:
+        return
+    fits = next((k / 10 for k in range(int(config.image_scale * 10) + 1, 41)
+                 if _densest_crop(samples, config, k / 10)[0] <= proposals), None)
+    hint = f"pass --set image_scale={fits:g} (the images enlarged; the anchors are set for 40x)" if fits else \
+        "lower the cell density (larger images per cell) or crop_size"
+    raise ValueError(f"{what} image {name!r} has {n} cells in one {size} px crop (at the smallest random resize "
+                     f"{smallest:.2f}), more than the {proposals} proposals of a crop: {hint}")
 
 
 def random_resized_crop(image, points, classes, size: int, rng, scale=(0.7, 1.3), flip: bool = True):

@@ -82,6 +82,7 @@ class PointPredictor(Predictor):
 
         image = _checks.as_rgb_image(image, "image")
         self.check_method(method)
+        _checks.finite_params({"threshold": threshold})
         if threshold is None:
             threshold = self.tuned("proposals")[1]["threshold"]
         factor = float(getattr(self.config, "image_scale", 1.0))
@@ -101,16 +102,19 @@ class PointPredictor(Predictor):
 
     def calibrate(self, val, maps=None) -> Calibration:
         """The p_obj threshold by detection F1 on ``val`` (every proposal inside each image, scored once,
-        then thresholded)."""
+        then thresholded); the 0.05-0.95 grid is extended toward the proposals' own scores when its best
+        lies on an edge."""
         cfg = self.config
         dets = [self.predict(s.image, threshold=0.0) for s in val]
         thresholds = np.unique(np.concatenate([np.linspace(0.05, 0.95, cfg.n_thresholds), [0.5]]))
+        scores = np.concatenate([d.scores for d in dets]) if dets else np.zeros(0)
 
         def locate(d, threshold):
             return d.points[d.scores > threshold]
 
         params, sweep = calibrate(dets, val, locate, cfg.match_radius, thresholds=thresholds, refine=4,
-                                  what="pointnet_cells proposals")
+                                  what="pointnet_cells proposals",
+                                  threshold_range=(0.0, float(scores.max()) if len(scores) else 1.0))
         return Calibration("proposals", {"proposals": params}, sweep.assign(method="proposals"),
                            f"detection F1 at {cfg.match_radius:g} px")
 

@@ -10,6 +10,7 @@ from pointnet_cells.config import PointNetConfig
 from pointnet_cells.data import (
     as_dataset,
     check_annotated,
+    check_crop_density,
     density_stream,
     density_validation,
     point_stream,
@@ -64,6 +65,7 @@ def train_point_model(config: PointNetConfig, train, val, run_dir, resume: bool 
     need = int(np.ceil(config.crop_size / config.image_scale))
     train = check_annotated(train, "training", need)
     val = check_annotated(val, "validation", need)
+    check_crop_density(train, config)
     run = open_run(run_dir, config, resume, data=(train, val))
     set_seed(config.seed)
     n = len(train[0].class_names)

@@ -30,9 +30,12 @@ VARIANTS: dict[str, dict] = {
     "DRDIN-classification": {"model": "sdrdin", "branches": "classification", "stop_gradient": False},
     "S-DRDIN-gradient": {"model": "sdrdin", "branches": "both", "stop_gradient": False},
     "S-DRDIN": {"model": "sdrdin", "branches": "both", "stop_gradient": True},
+    # ours: the stop-gradient also on the bottleneck into the detection decoder and on the classification
+    # features into the detection head, so no detection gradient reaches the encoder (sdrdin.model)
+    "S-DRDIN (all stopped)": {"model": "sdrdin", "branches": "both", "stop_gradient": True, "stop_scope": "all"},
 }
-TABLE2_ROWS = ("U-Net", "CONCORDe-Net", "DRDIN-detection", "S-DRDIN-gradient", "S-DRDIN")
-TABLE3_ROWS = ("U-Net", "CONCORDe-Net", "DRDIN-classification", "S-DRDIN-gradient", "S-DRDIN")
+TABLE2_ROWS = ("U-Net", "CONCORDe-Net", "DRDIN-detection", "S-DRDIN-gradient", "S-DRDIN", "S-DRDIN (all stopped)")
+TABLE3_ROWS = ("U-Net", "CONCORDe-Net", "DRDIN-classification", "S-DRDIN-gradient", "S-DRDIN", "S-DRDIN (all stopped)")
 
 
 @dataclass
@@ -51,6 +54,7 @@ class SDRDINConfig(PaperConfig):
     model: str = "sdrdin"           # "sdrdin", "unet" or "concordenet" (set by the table row)
     branches: str = "both"          # "both", "detection" or "classification" (set by the table row)
     stop_gradient: bool = True      # stop-gradient on the detection decoder's skips (S-DRDIN)
+    stop_scope: str = "skips"       # "skips" (section 2.3) or "all" (also the bottleneck and class features; ours)
     input_size: int = 224           # 224 x 224 patches (section 2.2)
     base_filters: int = 16          # encoder blocks 16, 32, 64, 128 (DRDIN code)
     depth: int = 4                  # 4 encoder Inception blocks joined by 2x2 average pooling
@@ -91,6 +95,7 @@ class SDRDINConfig(PaperConfig):
         self.require_choice("model", ("sdrdin", "unet", "concordenet"))
         self.require_choice("branches", ("both", "detection", "classification"))
         self.require_choice("class_weighting", ("batch", "none"))
+        self.require_choice("stop_scope", ("skips", "all"))
         self.require_pooled("input_size", "depth")
         self.require_positive("batch_size", "base_filters")
         if not 0 < self.patch_stride <= self.input_size:

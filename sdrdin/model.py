@@ -16,9 +16,10 @@ from common.baselines.unet import UNet
 from common.layers import ConstructorConfig, InceptionBlock, StopGradient
 from sdrdin import losses  # noqa: F401  (registers the losses compiled .keras files name)
 
-__all__ = ["BRANCHES", "SDRDIN", "build_network", "build_sdrdin", "tasks_of"]
+__all__ = ["BRANCHES", "SDRDIN", "STOP_SCOPES", "build_network", "build_sdrdin", "tasks_of"]
 
 BRANCHES = ("both", "detection", "classification")
+STOP_SCOPES = ("skips", "all")
 
 
 @keras.saving.register_keras_serializable(package="cellrepro")
@@ -31,10 +32,15 @@ class SDRDIN(ConstructorConfig, keras.Model):
       the encoder block of that level, an Inception block; then a 1x1 convolution with softmax over
       ``n_classes + 1`` channels (cell types, then background): output ``"class"``.
     * Detection decoder: the same levels, but every skip from the encoder passes through
-      :class:`common.layers.StopGradient` when ``stop_gradient`` (S-DRDIN; not in S-DRDIN-gradient),
-      so the detection loss reaches the encoder only through the bottleneck; its last Inception
-      output is concatenated with the classification decoder's last Inception output, then two 3x3
-      convolutions (ReLU) and a 1x1 convolution with sigmoid: output ``"det"``.
+      :class:`common.layers.StopGradient` when ``stop_gradient`` (S-DRDIN; not in S-DRDIN-gradient);
+      its last Inception output is concatenated with the classification decoder's last Inception
+      output, then two 3x3 convolutions (ReLU) and a 1x1 convolution with sigmoid: output ``"det"``.
+      With the skips stopped (``stop_scope="skips"``, section 2.3's "all the skip connections"), the
+      detection loss still reaches the encoder through the bottleneck that feeds the detection decoder
+      and through the classification decoder's features that feed the detection head.
+      ``stop_scope="all"`` stops those two as well, so no detection gradient reaches the encoder (or
+      the classification decoder) at all - the strict reading of "prohibited the direct gradient
+      transfer from the detection branch to the encoder".
     * ``branches="detection"`` (DRDIN-detection) keeps only the detection decoder (plain skips, no
       concatenation); ``"classification"`` (DRDIN-classification) only the classification decoder.
 
@@ -47,6 +53,8 @@ class SDRDIN(ConstructorConfig, keras.Model):
         depth: encoder blocks (4).
         branches: ``"both"`` (S-DRDIN), ``"detection"`` or ``"classification"``.
         stop_gradient: stop the gradient on the detection decoder's skips (``branches="both"`` only).
+        stop_scope: what ``stop_gradient`` stops: ``"skips"`` (the encoder skips) or ``"all"`` (also the
+            bottleneck into the detection decoder and the classification features into its head).
         batch_norm: BatchNorm inside the Inception blocks (a DRDIN code variant; off in the paper).
         output: ``"probability"`` (softmax / sigmoid heads, the paper) or ``"logit"`` (the same heads
             without the activation; used for inference and for numerically stable losses).
@@ -54,7 +62,7 @@ class SDRDIN(ConstructorConfig, keras.Model):
 
     def __init__(self, n_classes: int = 6, input_size: int | None = 224, base_filters: int = 16, depth: int = 4,
                  branches: str = "both", stop_gradient: bool = True, batch_norm: bool = False,
-                 output: str = "probability", **kwargs):
+                 output: str = "probability", stop_scope: str = "skips", **kwargs):
         n_classes, base_filters, depth = int(n_classes), int(base_filters), int(depth)
         if n_classes < 1:
             raise ValueError(f"n_classes must be >= 1, got {n_classes}")
@@ -62,6 +70,8 @@ class SDRDIN(ConstructorConfig, keras.Model):
             raise ValueError(f"branches must be one of {BRANCHES}, got {branches!r}")
         if output not in ("probability", "logit"):
             raise ValueError(f"output must be 'probability' or 'logit', got {output!r}")
+        if stop_scope not in STOP_SCOPES:
+            raise ValueError(f"stop_scope must be one of {STOP_SCOPES}, got {stop_scope!r}")
         if depth < 2 or base_filters < 1:
             raise ValueError(f"depth must be >= 2 and base_filters >= 1, got {depth}, {base_filters}")
         if input_size is not None and input_size % (2 ** (depth - 1)):
@@ -76,8 +86,11 @@ class SDRDIN(ConstructorConfig, keras.Model):
             x = L.AveragePooling2D(2, name=f"pool{level + 1}")(x)
         bottom = InceptionBlock(base_filters * 2 ** (depth - 1), batch_norm=batch_norm, name="enc_last")(x)
 
+        stopping = bool(stop_gradient) and branches == "both"
+        strict = stopping and stop_scope == "all"
+
         def decoder(prefix, stop):
-            y = bottom
+            y = StopGradient(name=f"{prefix}_stop_bottom")(bottom) if stop and strict else bottom
             for level in reversed(range(depth - 1)):
                 f = base_filters * 2 ** level
                 y = L.Conv2DTranspose(f, 2, strides=2, padding="same", activation="relu",
@@ -94,21 +107,22 @@ class SDRDIN(ConstructorConfig, keras.Model):
             outputs["class"] = L.Conv2D(n_classes + 1, 1, activation="softmax" if output == "probability" else None,
                                         dtype="float32", name="class")(cls_last)
         if branches in ("both", "detection"):
-            d = decoder("det", bool(stop_gradient) and branches == "both")
+            d = decoder("det", stopping)
             if cls_last is not None:
-                d = L.Concatenate(name="det_with_class")([d, cls_last])
+                from_cls = StopGradient(name="det_stop_class")(cls_last) if strict else cls_last
+                d = L.Concatenate(name="det_with_class")([d, from_cls])
             d = L.Conv2D(base_filters, 3, padding="same", activation="relu", name="det_conv1")(d)
             d = L.Conv2D(base_filters, 3, padding="same", activation="relu", name="det_conv2")(d)
             outputs["det"] = L.Conv2D(1, 1, activation="sigmoid" if output == "probability" else None,
                                       dtype="float32", name="det")(d)
         super().__init__(inputs=inputs, outputs=outputs, **kwargs)
         self.n_classes, self.input_size, self.base_filters, self.depth_ = n_classes, input_size, base_filters, depth
-        self.branches, self.stop_gradient = branches, bool(stop_gradient) and branches == "both"
+        self.branches, self.stop_gradient, self.stop_scope = branches, stopping, stop_scope
         self.batch_norm, self.output_kind = bool(batch_norm), output
 
     CONFIG = {"n_classes": "n_classes", "input_size": "input_size", "base_filters": "base_filters", "depth": "depth_",
               "branches": "branches", "stop_gradient": "stop_gradient", "batch_norm": "batch_norm",
-              "output": "output_kind"}
+              "output": "output_kind", "stop_scope": "stop_scope"}
 
     @property
     def tasks(self) -> tuple:
@@ -125,8 +139,10 @@ def build_sdrdin(config, n_classes: int, output: str = "probability", input_size
     size = config.input_size if input_size == "config" else input_size
     name = {"both": "s_drdin" if config.stop_gradient else "s_drdin_gradient",
             "detection": "drdin_detection", "classification": "drdin_classification"}[config.branches]
+    if config.branches == "both" and config.stop_gradient and config.stop_scope == "all":
+        name = "s_drdin_stop_all"
     return SDRDIN(n_classes, size, config.base_filters, config.depth, config.branches, config.stop_gradient,
-                  config.batch_norm, output=output, name=name)
+                  config.batch_norm, output=output, stop_scope=config.stop_scope, name=name)
 
 
 def build_network(config, n_classes: int, input_size="config") -> keras.Model:

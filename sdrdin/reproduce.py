@@ -34,6 +34,7 @@ PIPELINES = {
     "DRDIN": ("DRDIN-detection", "DRDIN-detection", "DRDIN-classification"),
     "S-DRDIN-gradient": ("S-DRDIN-gradient", "S-DRDIN-gradient", "S-DRDIN-gradient"),
     "S-DRDIN": ("S-DRDIN", "S-DRDIN", "S-DRDIN"),
+    "S-DRDIN (all stopped)": ("S-DRDIN (all stopped)", "S-DRDIN (all stopped)", "S-DRDIN (all stopped)"),
 }
 
 def resplit(train, val, seed: int, val_fraction: float = 0.3) -> tuple:
@@ -64,7 +65,10 @@ def run_pipelines(base: SDRDINConfig, tr, va, te, out, pipelines, resume: bool =
         Precision / Recall / F1, per-class classification and detection recall (``<class> ...``
         columns), the tuned threshold, epochs and training seconds.
     """
+    from sdrdin.train import check_trainable
+
     names = list(tr.class_names)
+    check_trainable(base, tr, va)   # every pipeline classifies: refuse data without classes before any training
     rows = []
     for k in range(base.n_splits):
         seed = base.seed + k

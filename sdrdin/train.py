@@ -22,6 +22,7 @@ import keras
 
 from common.baselines.concordenet import CellCounter, ConcordeNet, CountLoss, DiceLoss
 from common.baselines.sccnn import classifier_patches
+from common.datasets import check_min_size
 from common.tiling import crop_origins
 from common.training import RunDir, fit, fit_arrays, open_run, set_seed
 from sdrdin.config import SDRDINConfig
@@ -29,7 +30,7 @@ from sdrdin.data import check_classified, sdrdin_dataset
 from sdrdin.losses import PixelWeightedCE
 from sdrdin.model import build_network, tasks_of
 
-__all__ = ["SEPARATE", "compiled_network", "pipeline_parts", "train", "train_network"]
+__all__ = ["SEPARATE", "check_trainable", "compiled_network", "pipeline_parts", "train", "train_network"]
 
 SEPARATE = ("detection", "classification")
 
@@ -47,6 +48,16 @@ def _losses(config, tasks):
     weighting = "none" if config.model == "unet" else config.class_weighting
     losses = {"class": PixelWeightedCE(weighting), "det": keras.losses.BinaryCrossentropy(name="det_bce")}
     return {k: losses[k] for k in tasks}
+
+
+def check_trainable(config: SDRDINConfig, train, val) -> None:
+    """Refuses, before any file is written, data S-DRDIN cannot train on: no classes, images smaller
+    than the network input (naming the first)."""
+    train = check_classified(train, "training")
+    check_classified(val, "validation", n_classes=len(train[0].class_names))
+    for what, split in (("training", train), ("validation", val)):
+        check_min_size(split, config.input_size, what, f"the {config.input_size}x{config.input_size} network input",
+                       "use larger images or a smaller input_size (--set input_size=...)")
 
 
 def compiled_network(config: SDRDINConfig, n_classes: int) -> keras.Model:
@@ -83,8 +94,7 @@ def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True
         ``(model, history)``; the model is saved as ``model.keras`` in ``run_dir``.
     """
     config = SDRDINConfig.ensure(config)
-    train = check_classified(train, "training")
-    val = check_classified(val, "validation", n_classes=len(train[0].class_names))
+    check_trainable(config, train, val)
     run = open_run(run_dir, config, resume, data=(train, val))
     if config.model == "concordenet":
         trainer = _train_concordenet if config.branches == "detection" else _train_sccnn_classifier
@@ -109,9 +119,9 @@ def train_network(config: SDRDINConfig, train, val, run_dir, resume: bool = True
     return model, history
 
 
-def _train_counter(config, train, val, run_dir, verbose):
+def _train_counter(config, train, val, run_dir, verbose, resume: bool = True):
     """CONCORDe-Net's counter pre-trained on reference masks Md -> number of cell centres (MAE)."""
-    run = open_run(run_dir, config, resume=True, data=(train, val))
+    run = open_run(run_dir, config, resume=resume, data=(train, val))
     set_seed(config.seed)
 
     def as_counter(ds):
@@ -133,7 +143,7 @@ def _train_counter(config, train, val, run_dir, verbose):
 def _train_concordenet(config, train, val, run, resume, verbose):
     """CONCORDe-Net detection: the Inception U-Net trained with Dice + ``count_loss_weight`` x count
     loss through the frozen counter (``<run>/counter``); saves the segmenter as ``model.keras``."""
-    counter = _train_counter(config, train, val, os.path.join(run.path, "counter"), verbose)
+    counter = _train_counter(config, train, val, os.path.join(run.path, "counter"), verbose, resume)
     set_seed(config.seed)
     segmenter = build_network(config, len(train[0].class_names))
     model = ConcordeNet(segmenter, counter, name="concordenet")
@@ -184,6 +194,7 @@ def train(config: SDRDINConfig, train, val, run_dir, resume: bool = True, verbos
     from sdrdin.inference import SDRDINPredictor
 
     config = SDRDINConfig.ensure(config)
+    check_trainable(config, train, val)
     parts = pipeline_parts(config)
     # A joint row's network trains in the row folder itself (train_network opens it); a separate row's
     # folder is opened, and its config checked, before its first network trains.

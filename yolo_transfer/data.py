@@ -34,8 +34,9 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
 # data sets
 
 
-def check_boxes(samples, what: str = "training") -> SampleList:
-    """Refuses an empty split, images without boxes, or boxes without a class."""
+def check_boxes(samples, what: str = "training", max_boxes: int | None = None) -> SampleList:
+    """Refuses an empty split, images without boxes, boxes without a class, or (with ``max_boxes``) an
+    image with more boxes than the targets hold, naming the image and the setting."""
     if samples is None or not len(samples):
         raise ValueError(f"the {what} split is empty")
     names = samples[0].class_names
@@ -49,6 +50,11 @@ def check_boxes(samples, what: str = "training") -> SampleList:
             raise ValueError(f"the {what} split's images name different classes; load them as one data set")
     if not any(len(s.boxes) for s in samples):
         raise ValueError(f"the {what} split has no boxes at all")
+    if max_boxes is not None:
+        most = max(samples, key=lambda s: len(s.boxes))
+        if len(most.boxes) > max_boxes:
+            raise ValueError(f"image {most.name!r} of the {what} split has {len(most.boxes)} boxes, more than "
+                             f"max_boxes {max_boxes}: pass --set max_boxes={len(most.boxes)}")
     return samples if isinstance(samples, SampleList) else SampleList(samples)
 
 
@@ -135,6 +141,14 @@ def load_yolo_folder(folder, split: str = "train") -> SampleList:
     if not os.path.isdir(img_dir):
         raise FileNotFoundError(f"{folder}: no images/{split}/ folder (Ultralytics layout)")
     files = sorted(f for f in os.listdir(img_dir) if f.lower().endswith(_IMAGE_EXT))
+    lab_dir = os.path.join(folder, "labels", split)
+    stems = {os.path.splitext(f)[0] for f in files}
+    orphans = sorted(f for f in (os.listdir(lab_dir) if os.path.isdir(lab_dir) else ())
+                     if f.endswith(".txt") and os.path.splitext(f)[0] not in stems)
+    if orphans:
+        raise ValueError(f"{lab_dir}: {len(orphans)} label file(s) name no image of images/{split}/ (e.g. "
+                         f"{orphans[0]}); each labels/{split}/<stem>.txt belongs to images/{split}/<stem>.<ext>: "
+                         "rename or remove them")
     out = SampleList(description=f"Ultralytics folder {folder}, split {split} ({len(files)} images)")
     for name in files:
         image = read_image(os.path.join(img_dir, name))
@@ -152,10 +166,16 @@ def load_yolo_folder(folder, split: str = "train") -> SampleList:
                     if len(parts) != 5:
                         raise ValueError(f"{where}: expected 'class cx cy w h', got {line.strip()!r}")
                     try:
-                        c = int(parts[0])
+                        cid = float(parts[0])
                         cx, cy, bw, bh = (float(v) for v in parts[1:])
                     except ValueError:
-                        raise ValueError(f"{where}: not numbers: {line.strip()!r}") from None
+                        raise ValueError(f"{where}: expected numbers 'class cx cy w h', got {line.strip()!r}") from None
+                    if not np.isfinite([cid, cx, cy, bw, bh]).all():
+                        raise ValueError(f"{where}: NaN or infinite value in {line.strip()!r}")
+                    if not cid.is_integer():
+                        raise ValueError(f"{where}: the class id must be a whole number (0..{len(names) - 1}), got "
+                                         f"{parts[0]!r}")
+                    c = int(cid)
                     if not 0 <= c < len(names):
                         raise ValueError(f"{where}: unknown class id {c}; data.yaml names {len(names)} classes "
                                          f"(0..{len(names) - 1})")

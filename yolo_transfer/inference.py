@@ -154,6 +154,7 @@ class YoloPredictor(Predictor):
 
         batch_size = batch_size or self.batch_size
         thr = self.threshold(threshold)
+        _checks.finite_params({"threshold": thr})
         size = self.config.input_size
         out = []
         for i in range(0, len(images), batch_size):

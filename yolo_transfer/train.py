@@ -110,10 +110,12 @@ def compile_yolo(model: YOLOv3, config: YoloConfig) -> YOLOv3:
 
 
 def train_stage(model: YOLOv3, config: YoloConfig, train, val, run_dir, modules, epochs: int, sizes=None,
-                resume: bool = True, verbose="auto"):
+                resume: bool = True, verbose="auto", seen_sizes: set | None = None):
     """Trains the named modules of ``model`` (the others frozen) on ``train``, validating on ``val``.
 
-    Keeps the weights of the lowest validation loss; logs ``seconds`` and ``val_map`` per epoch.
+    Keeps the weights of the lowest validation loss; logs ``seconds`` and ``val_map`` per epoch. With
+    ``sizes`` the input side changes during training (multi-scale); ``seen_sizes`` collects the sides the
+    training batches had.
 
     Returns:
         ``(model, history)``; the model is saved as ``model.keras`` in ``run_dir``.
@@ -126,8 +128,13 @@ def train_stage(model: YOLOv3, config: YoloConfig, train, val, run_dir, modules,
     steps = -(-len(train) // config.batch_size)
 
     def stream(skip_batches):
-        return as_dataset(train_stream(train, config, anchors, strides, c, start_batch=skip_batches, sizes=sizes),
-                          len(strides), c)
+        def batches():
+            for x, y in train_stream(train, config, anchors, strides, c, start_batch=skip_batches, sizes=sizes):
+                if seen_sizes is not None:
+                    seen_sizes.add(int(x.shape[1]))
+                yield x, y
+
+        return as_dataset(batches(), len(strides), c)
 
     cbs = [EpochClock(), MapCallback(xv, boxes, val, config, train[0].class_names)]
     model, history = fit(model, stream, (xv.astype(np.float32), yv), run, epochs=epochs, patience=config.patience,
@@ -146,7 +153,8 @@ def source_splits(config: YoloConfig, source: str, data_root=None):
         va = load_data(source, "val", config.seed, data_root, (max(4, n // 4), size))
     else:
         tr, va = load_data(source, "train", config.seed, data_root), load_data(source, "val", config.seed, data_root)
-    return check_boxes(tr, f"{source} training"), check_boxes(va, f"{source} validation")
+    return check_boxes(tr, f"{source} training", config.max_boxes), check_boxes(va, f"{source} validation",
+                                                                                   config.max_boxes)
 
 
 def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose="auto", data_root=None):
@@ -161,7 +169,8 @@ def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose=
     from yolo_transfer.inference import YoloPredictor
 
     config = YoloConfig.ensure(config)
-    train, val = check_boxes(train, "training"), check_boxes(val, "validation")
+    train = check_boxes(train, "training", config.max_boxes)
+    val = check_boxes(val, "validation", config.max_boxes)
     names = train[0].class_names
     if val[0].class_names != names:
         raise ValueError(f"training classes {names} differ from validation classes {val[0].class_names}")
@@ -193,12 +202,14 @@ def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose=
             smodel = build_yolo(config, len(tr_s[0].class_names), anchors_for(config, tr_s))
             if prev is not None:
                 copy_weights(prev, smodel)
+            seen = set()
             smodel, hist = train_stage(smodel, scfg, tr_s, va_s, sub, config.stage_modules[k - 1],
                                        config.source_epochs if k == 1 else config.stage2_epochs,
                                        sizes=config.multiscale_sizes if k == 2 else None, resume=resume,
-                                       verbose=verbose)
+                                       verbose=verbose, seen_sizes=seen)
             stages[f"stage{k}"] = {"data": tr_s.description, "epochs": len(hist),
-                                   "seconds": float(sum(h.get("seconds", 0.0) for h in hist))}
+                                   "seconds": float(sum(h.get("seconds", 0.0) for h in hist)),
+                                   "input sizes": sorted(seen)}
             prev = smodel
         if prev is not None and prev is not model:
             copy_weights(prev, model)

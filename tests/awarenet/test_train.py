@@ -47,7 +47,7 @@ def test_train_writes_the_shared_run_folder(tmp_path, splits, tiny, row):
     tr, va, _ = splits
     pred = train.train(tiny.variant(row), tr, va, tmp_path, verbose=0)
     assert isinstance(pred.detector, AwareNetDetector) and len(pred.history()) == 2
-    for f in RUN_FILES + ("class_weights.json", "best.weights.h5", "last-0002.keras"):
+    for f in RUN_FILES + ("class_weights.json", "best.weights.npz", "last-0002.keras"):
         assert os.path.exists(tmp_path / f), f
     assert AwareNetConfig.load(tmp_path) == tiny.variant(row)
     pp = json.loads((tmp_path / "postprocess.json").read_text())
@@ -59,7 +59,7 @@ def test_train_writes_the_shared_run_folder(tmp_path, splits, tiny, row):
     else:
         assert cw == {}
     if row == "CONCORDe-Net":
-        assert os.path.exists(tmp_path / "counter" / "best.weights.h5")
+        assert os.path.exists(tmp_path / "counter" / "best.weights.npz")
     assert np.all(np.isfinite([h["val_loss"] for h in pred.history()]))
 
 

@@ -43,11 +43,28 @@ def test_ap_of_a_hand_computed_example():
     assert detection_ap([wrong, _det([], [], [])], [t1, t2]).loc["a", "AP"] == 0.0
 
 
-def test_voc_rule_a_detection_takes_its_best_unmatched_truth():
+def test_voc_rule_a_detection_takes_its_best_truth_or_is_a_false_positive():
     gt = [[0, 0, 10, 10]]
     assert match_boxes([[0, 0, 10, 10], [0, 0, 10, 9]], [0.5, 0.9], gt).tolist() == [False, True]
     assert match_boxes([[0, 0, 10, 10]], [0.5], np.zeros((0, 4))).tolist() == [False]
     assert average_precision([0.5, 1.0], [1.0, 1.0]) == 1.0
+
+
+def test_two_overlapping_truths_voc_devkit_against_coco():
+    """Hand-computed: truths A = [0, 0, 10, 10] and B = [0, 2, 10, 12]; d1 = A (score 0.9) takes A;
+    d2 = [0, 0.5, 10, 10.5] (0.8) overlaps A by 95 / 105 = 0.905 and B by 85 / 115 = 0.739. The VOC
+    devkit takes d2's best truth, A, already taken: a false positive. COCO falls back to B: a TP."""
+    gt = [[0, 0, 10, 10], [0, 2, 10, 12]]
+    det = [[0, 0, 10, 10], [0, 0.5, 10, 10.5]]
+    assert box_iou(np.array(det[1:]), np.array(gt)).round(3).tolist() == [[0.905, 0.739]]
+    assert match_boxes(det, [0.9, 0.8], gt, rule="voc").tolist() == [True, False]
+    assert match_boxes(det, [0.9, 0.8], gt, rule="coco").tolist() == [True, True]
+    # VOC counts an overlap of exactly the threshold as no match (">"), COCO as a match (">=")
+    half = [[0, 0, 10, 5]]                                     # IoU with A = 50 / 100
+    assert match_boxes(half, [1.0], gt[:1], rule="voc").tolist() == [False]
+    assert match_boxes(half, [1.0], gt[:1], rule="coco").tolist() == [True]
+    with pytest.raises(ValueError, match="rule must be one of"):
+        match_boxes(det, [0.9, 0.8], gt, rule="yolo")
 
 
 def test_box_checks():
@@ -72,7 +89,7 @@ def test_counts_per_class():
 def test_ap_agrees_with_pycocotools_on_the_same_detections():
     """pycocotools at IoU 0.5 with a fine recall grid (so its 101-point sampling converges to the
     all-point area), every detection kept and one area range: the same AP per class. Ground truths are
-    kept apart so that VOC's and COCO's matching rules pick the same pairs."""
+    kept apart, and the COCO matching rule is used."""
     coco_mod = pytest.importorskip("pycocotools.coco", reason="pycocotools is a test dependency")
     from pycocotools.cocoeval import COCOeval
 
@@ -113,7 +130,7 @@ def test_ap_agrees_with_pycocotools_on_the_same_detections():
     ev.accumulate()
     prec = ev.eval["precision"][0, :, :, 0, 0]          # (recall, class)
     theirs = [float(np.mean(np.where(prec[:, k] < 0, 0, prec[:, k]))) for k in range(2)]
-    ours = detection_ap(dets, truths)
+    ours = detection_ap(dets, truths, rule="coco")
     assert [ours.loc[n, "AP"] for n in NAMES] == pytest.approx(theirs, abs=2e-4)
 
 

@@ -114,6 +114,31 @@ def test_calibrate_takes_explicit_thresholds():
     m[9:12, 9:12] = 0.3
     params, sweep = calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0,
                               thresholds=[0.9, 0.1, 0.5], refine=0)
-    assert sorted(sweep["threshold"]) == [0.1, 0.5, 0.9] and params["threshold"] == 0.1 and params["F1"] == 1.0
+    grid = sweep[sweep["stage"] == "grid"]
+    assert sorted(grid["threshold"]) == [0.1, 0.5, 0.9] and params["threshold"] == 0.1 and params["F1"] == 1.0
+    # the best lay on the grid's low edge while the map reaches lower: the search went on toward the map's
+    # minimum, so the answer is not on an edge of what was searched
+    ext = sweep[sweep["stage"] == "extend"]["threshold"]
+    assert len(ext) and ext.max() < 0.1 and ext.min() == 0.0 and params["edge"] == []
+
+
+def test_a_grid_that_caps_the_answer_is_extended_to_the_maps_range():
+    from common.evaluation import calibrate
+    from common.postprocess import threshold_centroids
+
+    class S:
+        points = np.array([[10.0, 10.0]])
+
+    m = np.zeros((20, 20), np.float32)
+    m[9:12, 9:12] = 0.995
+    m[2, 2] = 0.992          # a weaker blob that only a threshold above 0.992 leaves out
+    params, sweep = calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0,
+                              thresholds=np.geomspace(1e-4, 0.99, 12), refine=0)
+    assert params["threshold"] > 0.992 and params["F1"] == 1.0 and params["edge"] == []
+    assert (sweep["stage"] == "extend").any()
+    with pytest.warns(Warning, match="edge of the values searched"):
+        p2, _ = calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0,
+                          thresholds=np.geomspace(1e-4, 0.99, 12), refine=0, extend=0)
+    assert p2["edge"] == ["threshold"] and p2["F1"] < 1.0
     with pytest.raises(ValueError, match="at least 2 finite"):
         calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0, thresholds=[0.5])

@@ -90,8 +90,7 @@ def test_peaks_on_flat_maps_answer_fast():
     import time
 
     t0 = time.time()
-    with pytest.raises(ValueError, match="map is constant"):
-        pp.peak_points(np.zeros((1200, 1200)), 4, 0.0)
+    assert pp.peak_points(np.zeros((1200, 1200)), 4, 0.0).shape == (0, 2)   # a blank map has no cells
     two = np.zeros((1200, 1200), np.float32)
     two[:, 600:] = 1.0   # two plateaus: every pixel a local maximum
     pts = pp.peak_points(two, 4, 0.5)

@@ -156,3 +156,27 @@ def test_bad_input_is_one_line_before_tensorflow_and_makes_no_folder(case, tmp_p
     assert len(lines) == len(PAPERS), res.stderr
     assert all(": error: " in ln for ln in lines), res.stderr
     assert listing(tmp_path / "out") == [] and not (tmp_path / "out").exists()
+
+
+def test_nan_and_missing_thresholds_are_refused(paper, trained, tmp_path):
+    """A NaN threshold (given, or in postprocess.json) and a run never calibrated are errors, not 0 cells."""
+    import shutil
+
+    run = tmp_path / "run"
+    shutil.copytree(trained(paper), run)
+    image = paper.load_split(paper.tiny_data, "test", 0)[0].image
+    pred = paper.load(run)
+    with pytest.raises(ValueError, match="finite"):
+        pred.predict(image, threshold=float("nan"))
+    pp = json.loads((run / "postprocess.json").read_text())
+    pp["params"][pp["method"]]["threshold"] = float("nan")
+    (run / "postprocess.json").write_text(json.dumps(pp))
+    with pytest.raises(ValueError, match="postprocess.json.*not a finite number"):
+        paper.load(run).predict(image)
+    pp["params"][pp["method"]]["threshold"] = "0.5"
+    (run / "postprocess.json").write_text(json.dumps(pp))
+    with pytest.raises(ValueError, match="postprocess.json.*not a finite number"):
+        paper.load(run).predict(image)
+    (run / "postprocess.json").unlink()
+    with pytest.raises(ValueError, match="no tuned parameters"):
+        paper.load(run).predict(image)

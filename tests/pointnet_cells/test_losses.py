@@ -119,11 +119,13 @@ def test_point_loss_reaches_the_regression_gradient_and_lambda_scales_it():
     y = tf.Variable(_raw(rng, 1, 6))
     ann = pad_annotations([np.array([[10.0, 10.0], [40.0, 50.0]])], [[0, 2]])
     grads = {}
-    for lam in (0.0, 2e-3):
+    for lam in (0.0, 2e-3, 4e-3):
         with tf.GradientTape() as tape:
             loss = PointLoss(3, lam=lam)(ann, y)
         grads[lam] = tape.gradient(loss, y).numpy()[..., :2]
     assert np.all(grads[0.0] == 0) and np.abs(grads[2e-3]).sum() > 0   # eq. 3 does train the points
+    # only the lambda-weighted term (eq. 3) reaches the points, so its gradient is linear in lambda
+    np.testing.assert_allclose(grads[4e-3], 2 * grads[2e-3], rtol=1e-5, atol=1e-9)
 
 
 def test_images_without_cells_keep_the_loss_finite_and_gradients_safe():

@@ -75,7 +75,22 @@ def test_detection_loss_sends_no_gradient_through_the_stopped_skips():
     assert float(np.max(np.abs(ga))) > 0 and not np.allclose(ga, gb)
 
 
+def test_stopping_everything_sends_no_detection_gradient_to_the_encoder():
+    """stop_scope="all" also stops the bottleneck and the classification features into the detection head:
+    uncut, the encoder then gets no detection gradient at all, while "skips" (section 2.3) still sends it."""
+    keras.utils.set_random_seed(0)
+    skips, everything = small(stop_gradient=True), small(stop_gradient=True, stop_scope="all")
+    g_all = _encoder_grads(everything)
+    assert g_all is None or float(np.max(np.abs(g_all))) == 0.0
+    assert float(np.max(np.abs(_encoder_grads(skips)))) > 0.0
+    assert everything.get_config()["stop_scope"] == "all"
+    assert type(everything).from_config(everything.get_config()).stop_scope == "all"
+    with pytest.raises(ValueError, match="stop_scope"):
+        small(stop_scope="encoder")
+
+
 def test_builder_follows_the_rows():
+    assert build_sdrdin(tiny("S-DRDIN (all stopped)"), 6).stop_scope == "all"
     assert build_sdrdin(tiny("S-DRDIN"), 6).stop_gradient
     assert not build_sdrdin(tiny("S-DRDIN-gradient"), 6).stop_gradient
     assert build_sdrdin(tiny("DRDIN-detection"), 6).tasks == ("det",)

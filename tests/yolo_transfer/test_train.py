@@ -24,7 +24,8 @@ def test_two_step_scratch_run_writes_the_run_folder(splits, tmp_path):
 
 def test_transfer_runs_the_three_stages_with_the_paper_freezing(splits, tmp_path):
     tr, va, _ = splits
-    pred = train(tiny("transfer"), tr, va, tmp_path / "t", verbose=0)
+    cfg = tiny("transfer", multiscale_interval=1, stage2_epochs=2)
+    pred = train(cfg, tr, va, tmp_path / "t", verbose=0)
     stages = json.loads((tmp_path / "t" / "stages.json").read_text())
     assert set(stages) == {"stage1", "stage2"} and "synthetic:pdl1" in stages["stage1"]["data"]
     from common.inference import load_keras
@@ -39,8 +40,11 @@ def test_transfer_runs_the_three_stages_with_the_paper_freezing(splits, tmp_path
         np.testing.assert_array_equal(a, b)
     for a, b in zip(s2.get_layer("darknet").get_weights(), pred.model.get_layer("darknet").get_weights()):
         np.testing.assert_array_equal(a, b)
-    # multi-scale training in stage 2
+    # stage 2 trains on the second source at several input sizes (multi-scale), stage 1 at one
     assert json.loads((tmp_path / "t" / "stage2" / "config.json").read_text())["data"].startswith("synthetic:he")
+    assert len(stages["stage2"]["input sizes"]) > 1 and set(stages["stage2"]["input sizes"]) <= set(
+        cfg.multiscale_sizes)
+    assert stages["stage1"]["input sizes"] == [cfg.input_size]
 
 
 def test_darknet_weights_replace_the_source_stages(splits, tmp_path):
