@@ -66,6 +66,8 @@ class PointNetConfig(PaperConfig):
     # The row (set by the variants).
     model: str = "point"            # "point" (Tables 1-2), "density" (Table 1 regression) or "zhang"
     pfa: bool = True                # pyramidal feature aggregation of every VGG16 level (False: one level)
+    p2pnet: bool = True             # the baseline's parts are P2PNet's (FPN-lite features, heads; model docstring)
+    aggregation: str = "region"     # PFA to the anchors' grid: "region" convolution (ours) or "pool" (average)
     heads: str = "independent"      # "independent" (detection + classification) or "single" (P2PNet)
     cls_loss: str = "gce"           # "gce" (eq. 5-6) or "ce" (P2PNet's cross-entropy)
     density_net: str = "unet"       # the Table 1 density-regression network (model="density")
@@ -82,9 +84,8 @@ class PointNetConfig(PaperConfig):
     gamma: float = 0.1              # L2 penalty on the class probabilities
     q: float = 0.4                  # GCE exponent
     lam: float = 2e-3               # weight of the regression loss
-    # eq. 6 prints a sum over the cells; the authors' later code averages its classification loss. The
-    # mean is the default: on the synthetic quick run the sum (about 15 cells per crop) outweighs eq. 4's
-    # per-proposal mean and detection F1 fell from 0.815 to 0.781 (ours, measured; see the README).
+    # eq. 6 prints a sum over the cells; the authors' later code averages its classification loss. How the
+    # default was chosen: results/pointnet_cells/selection.
     cls_reduction: str = "mean"
     # Optimisation (section 3.1): AdamW, lr 1e-4, weight decay 1e-4; random resized crops and flips.
     learning_rate: float = 1e-4
@@ -121,6 +122,7 @@ class PointNetConfig(PaperConfig):
             raise ValueError(f"checkpoint_every must be a positive integer, got {self.checkpoint_every!r}")
         if self.model not in ("point", "density", "zhang"):
             raise ValueError(f"model must be 'point', 'density' or 'zhang', got {self.model!r}")
+        self.require_choice("aggregation", ("region", "pool"))
         if self.heads not in ("independent", "single"):
             raise ValueError(f"heads must be 'independent' or 'single', got {self.heads!r}")
         if self.cls_reduction not in ("mean", "sum"):

@@ -19,7 +19,7 @@ from scipy.optimize import linear_sum_assignment
 from scipy.spatial.distance import cdist
 
 __all__ = ["DensityLoss", "PointLoss", "gce", "host_match", "match_batch", "match_image", "matching_cost",
-           "pad_annotations"]
+           "p2pnet_cost", "pad_annotations"]
 
 
 def matching_cost(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.05) -> np.ndarray:
@@ -36,8 +36,21 @@ def matching_cost(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.
     return cost
 
 
-def match_image(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.05) -> np.ndarray:
-    """Hungarian matching of one image: ``delta`` (N,) with the proposal index of each annotation.
+def p2pnet_cost(points, probs, gt_points, gt_classes, alpha: float = 0.05) -> np.ndarray:
+    """P2PNet's matching cost for its single (1 + C)-way head: ``alpha * ||p_i - g_j|| - softmax(p_i)[label_j]``
+    (the softmax over background and the C classes, not renormalised; label = 1 + class). An
+    unclassified annotation (class -1) takes the probability of not being background."""
+    points, gt_points = np.asarray(points, np.float64), np.asarray(gt_points, np.float64)
+    probs, gt_classes = np.asarray(probs, np.float64), np.asarray(gt_classes, np.int64)
+    take = np.where(gt_classes >= 0, 1 + gt_classes, 0)
+    p = probs[:, take]
+    p[:, gt_classes < 0] = 1.0 - probs[:, [0]]
+    return alpha * cdist(points, gt_points) - p
+
+
+def match_image(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.05, probs=None) -> np.ndarray:
+    """Hungarian matching of one image: ``delta`` (N,) with the proposal index of each annotation; eq. 2's
+    cost, or P2PNet's (:func:`p2pnet_cost`) when the single head's ``probs`` (M, 1 + C) are given.
 
     Raises:
         ValueError: more annotated cells than proposals (M < N): the paper requires M >= N.
@@ -49,7 +62,9 @@ def match_image(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.05
         raise ValueError(f"an image has {n} annotated cells but the network makes only {m} proposals "
                          f"(5 per 32 x 32 region); the paper needs at least as many proposals as cells: "
                          "use larger crops or enlarge the images (image_scale=2 turns 20x into the paper's 40x)")
-    rows, cols = linear_sum_assignment(matching_cost(points, p_obj, p_cls, gt_points, gt_classes, alpha))
+    cost = (matching_cost(points, p_obj, p_cls, gt_points, gt_classes, alpha) if probs is None
+            else p2pnet_cost(points, probs, gt_points, gt_classes, alpha))
+    rows, cols = linear_sum_assignment(cost)
     delta = np.empty(n, np.int64)
     delta[cols] = rows
     return delta
@@ -57,14 +72,20 @@ def match_image(points, p_obj, p_cls, gt_points, gt_classes, alpha: float = 0.05
 
 def match_batch(raw, gt, n_classes: int, heads: str, alpha: float = 0.05) -> np.ndarray:
     """Matched targets (B, M, 4) float32 - positive flag, target x, y, target class (-1: none) - for raw
-    network outputs (B, M, 2 + K) and padded annotations (B, N_max, 4)."""
-    from pointnet_cells.model import proposal_scores
+    network outputs (B, M, 2 + K) and padded annotations (B, N_max, 4). The independent heads match by
+    eq. 2, the single head by P2PNet's cost."""
+    from pointnet_cells.model import logit_columns, proposal_scores
 
     raw, gt = np.asarray(raw), np.asarray(gt)
     if raw.ndim != 3 or gt.ndim != 3 or gt.shape[-1] != 4 or len(raw) != len(gt):
         raise ValueError(f"match_batch takes outputs (B, M, 2 + K) and annotations (B, N, 4); got {raw.shape} "
                          f"and {gt.shape}")
     points, p_obj, p_cls = proposal_scores(raw, heads, n_classes)
+    probs = None
+    if heads == "single":
+        z = raw[..., logit_columns(heads, n_classes)["all"]].astype(np.float64)
+        z = np.exp(z - z.max(axis=-1, keepdims=True))
+        probs = z / z.sum(axis=-1, keepdims=True)
     b, m = raw.shape[:2]
     out = np.zeros((b, m, 4), np.float32)
     out[..., 3] = -1
@@ -73,7 +94,8 @@ def match_batch(raw, gt, n_classes: int, heads: str, alpha: float = 0.05) -> np.
         cls = g[:, 2].astype(np.int64)
         if len(cls) and (cls.max() >= n_classes or cls.min() < -1):
             raise ValueError(f"annotation classes must lie in [-1, {n_classes}), got {cls.min()}..{cls.max()}")
-        delta = match_image(points[i], p_obj[i], p_cls[i], g[:, :2], cls, alpha)
+        delta = match_image(points[i], p_obj[i], p_cls[i], g[:, :2], cls, alpha,
+                            None if probs is None else probs[i])
         out[i, delta, 0] = 1.0
         out[i, delta, 1:3] = g[:, :2]
         out[i, delta, 3] = cls

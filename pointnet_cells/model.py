@@ -10,17 +10,20 @@ density-regression competitors (:class:`DensityNet`, after the module's point-mo
   stride-32 grid by a convolution whose kernel and stride are the 32 x 32 region (so the position
   of a detail inside its region is kept, which pooling would lose), the block-5 pooling (stride 32)
   by a 1x1 convolution; the six are concatenated and fused by a 1x1 convolution. ``pfa=False`` (the
-  baseline) - one level, ``block4_conv3`` at stride 8 (the resolution P2PNet's heads read), brought
-  to the grid the same way. Measured on the synthetic quick run, average pooling instead of the
-  region convolution gave detection F1 0.43 against 0.78 (30 epochs each, eq. 6 summed).
+  baseline, P2PNet) - P2PNet's decoder: ``block5_conv3`` (stride 16) and ``block4_conv3`` (stride 8)
+  fused as its FPN-lite does at ``head_channels`` wide, P4 (stride 8, the level P2PNet's heads read)
+  brought to the stride-32 grid of the anchors by a 4x4 stride-4 convolution of the same width.
+  ``aggregation="pool"`` brings the PFA levels to the grid by average pooling instead of the region
+  convolution (how the default was chosen: ``results/pointnet_cells/selection``).
 * **Anchors**: 5 per 32 x 32 region, the region centre and the centre shifted by (-8,-8), (-8,8),
   (8,8), (8,-8) (section 3.1); refined point = anchor + offset (eq. 1), the offset being the
   regression output times ``offset_scale`` (P2PNet: 100). The regression output convolution starts
   at zero, so the proposals start on the anchors (ours; with random weights times 100 they start
   tens of pixels away and the first epochs are spent pulling them back).
-* **Heads**: each two residual blocks (3x3 conv-ReLU-3x3 conv + identity, ReLU) then a 1x1
-  convolution: regression (2 per anchor), and ``heads="independent"`` detection (background / cell)
-  plus classification (C), or ``heads="single"`` one (1 + C)-way head (P2PNet).
+* **Heads**: ``heads="independent"`` (the paper's): regression (2 per anchor), detection (background /
+  cell) and classification (C), each two residual blocks (3x3 conv-ReLU-3x3 conv + identity, ReLU) then
+  a 1x1 convolution; ``heads="single"`` (P2PNet): regression and one (1 + C)-way head, each of P2PNet's
+  form (two 3x3 convolutions with ReLU, a 3x3 output).
 
 Output: one tensor (B, M, 2 + K), M = 5 (H/32)(W/32) proposals in row-major region order, five per
 region in the order above; columns x, y (refined, input pixels), then K logits: background, cell,
@@ -140,6 +143,28 @@ def _taps(vgg) -> list:
 _SINGLE_LEVEL = 3   # index in _taps of the baseline's one level: block4_conv3 (stride 8, the level P2PNet's heads read)
 
 
+def _p2pnet_features(levels, channels: int):
+    """P2PNet's decoder (an FPN-lite of ``channels``): P5 = 1x1(C16), P4 = 3x3(1x1(C8) + up2(P5)); only P4
+    (stride 8) feeds its heads. Here P4 is then brought to the stride-32 grid of the anchors by a 4x4 stride-4
+    convolution of the same width (P2PNet places its anchors on the stride-8 grid itself)."""
+    L = keras.layers
+    c8, c16 = levels
+    p5 = L.Conv2D(channels, 1, name="p2p_p5")(c16)
+    p4 = L.Add(name="p2p_p4_sum")([L.Conv2D(channels, 1, name="p2p_p4_lateral")(c8),
+                                   L.UpSampling2D(2, name="p2p_p5_up")(p5)])
+    p4 = L.Conv2D(channels, 3, padding="same", name="p2p_p4")(p4)
+    return L.Conv2D(channels, 4, strides=4, activation="relu", name="p2p_grid")(p4)
+
+
+def _p2pnet_head(x, channels: int, outputs: int, name: str, zero: bool = False):
+    """P2PNet's head: two 3x3 convolutions of ``channels`` with ReLU, then a 3x3 convolution to ``outputs``."""
+    L = keras.layers
+    for k in (1, 2):
+        x = L.Conv2D(channels, 3, padding="same", activation="relu", name=f"{name}_conv{k}")(x)
+    init = "zeros" if zero else "glorot_uniform"
+    return L.Conv2D(outputs, 3, padding="same", kernel_initializer=init, name=f"{name}_out")(x)
+
+
 def _head(x, channels: int, outputs: int, name: str, zero: bool = False):
     L = keras.layers
     for k in (1, 2):
@@ -165,8 +190,14 @@ class PointNet(ConstructorConfig, keras.Model):
         n_classes: cell classes C.
         width: VGG16 channel factor (1.0: ``keras.applications.VGG16``).
         head_channels: channels of the aggregated features and of every head block.
-        pfa: pyramidal feature aggregation (False: block-5 features only, P2PNet-like).
+        pfa: pyramidal feature aggregation (False: one feature level, the baseline).
         heads: ``"independent"`` (detection + classification) or ``"single"`` (P2PNet's 1 + C-way).
+        p2pnet: the baseline is P2PNet's: without ``pfa`` its FPN-lite fusion of the stride-8 and stride-16
+            features (:func:`_p2pnet_features`), and a single head of P2PNet's form (two 3x3 convolutions
+            of ``head_channels``, then a 3x3 output). False: the layout of runs made before it (one level,
+            ``block4_conv3``, squeezed to ``head_channels // 8`` channels; residual heads everywhere).
+        aggregation: how PFA brings a level of stride < 32 to the anchors' grid: ``"region"`` (a
+            convolution whose kernel and stride are the 32 px region, ours) or ``"pool"`` (average pooling).
         anchor_shift: the anchors' shift from the region centre (8 px).
         offset_scale: factor on the regression output (100).
         input_scale: factor on the Caffe-preprocessed input (1 for ImageNet weights, see :class:`VGGPreprocess`).
@@ -176,52 +207,64 @@ class PointNet(ConstructorConfig, keras.Model):
 
     def __init__(self, n_classes: int = 4, width: float = 1.0, head_channels: int = 256, pfa: bool = True,
                  heads: str = "independent", anchor_shift: float = 8.0, offset_scale: float = 100.0,
-                 input_scale: float = 1.0, **kwargs):
+                 input_scale: float = 1.0, p2pnet: bool = False, aggregation: str = "region", **kwargs):
         n_classes, head_channels = int(n_classes), int(head_channels)
         if n_classes < 1 or head_channels < 1:
             raise ValueError(f"n_classes and head_channels must be >= 1, got {n_classes}, {head_channels}")
         if heads not in ("independent", "single"):
             raise ValueError(f"heads must be 'independent' or 'single', got {heads!r}")
+        if aggregation not in ("region", "pool"):
+            raise ValueError(f"aggregation must be 'region' or 'pool', got {aggregation!r}")
         if not 0 < float(width) <= 2:
             raise ValueError(f"width must be in (0, 2], got {width}")
         L = keras.layers
         vgg = _vgg16(float(width))
         taps = _taps(vgg)
-        features = keras.Model(vgg.input, taps if pfa else [taps[_SINGLE_LEVEL]], name="backbone")
+        fpn = p2pnet and not pfa
+        outs = taps if pfa else ([taps[_SINGLE_LEVEL], taps[_SINGLE_LEVEL + 1]] if fpn else [taps[_SINGLE_LEVEL]])
+        features = keras.Model(vgg.input, outs, name="backbone")
         image = keras.Input((None, None, 3), name="image")
         levels = features(VGGPreprocess(input_scale, name="preprocess")(image))
         levels = levels if isinstance(levels, (list, tuple)) else [levels]
-        strides = (1, 2, 4, 8, 16, 32) if pfa else ((1, 2, 4, 8, 16, 32)[_SINGLE_LEVEL],)
-        reduce = max(4, head_channels // 8)
-        parts = []
-        for s, f in zip(strides, levels):
-            if s < 32:   # each 32 x 32 region's patch of this level -> one vector, position kept (ours)
-                f = L.Conv2D(reduce, 1, activation="relu", name=f"pfa_reduce_s{s}")(f)
-                f = L.Conv2D(head_channels, 32 // s, strides=32 // s, activation="relu", name=f"pfa_patch_s{s}")(f)
-            else:
-                f = L.Conv2D(head_channels, 1, activation="relu", name=f"pfa_proj_s{s}")(f)
-            parts.append(f)
-        x = L.Concatenate(name="pfa_concat")(parts) if len(parts) > 1 else parts[0]
-        x = L.Conv2D(head_channels, 1, activation="relu", name="pfa_fuse")(x)
+        if fpn:
+            x = _p2pnet_features(levels, head_channels)
+        else:
+            strides = (1, 2, 4, 8, 16, 32) if pfa else ((1, 2, 4, 8, 16, 32)[_SINGLE_LEVEL],)
+            reduce = max(4, head_channels // 8)
+            parts = []
+            for s, f in zip(strides, levels):
+                if s < 32 and aggregation == "pool":   # the region's mean, then its channels projected
+                    f = L.AveragePooling2D(32 // s, name=f"pfa_pool_s{s}")(f)
+                    f = L.Conv2D(head_channels, 1, activation="relu", name=f"pfa_proj_s{s}")(f)
+                elif s < 32:   # each 32 x 32 region's patch of this level -> one vector, position kept (ours)
+                    f = L.Conv2D(reduce, 1, activation="relu", name=f"pfa_reduce_s{s}")(f)
+                    f = L.Conv2D(head_channels, 32 // s, strides=32 // s, activation="relu",
+                                 name=f"pfa_patch_s{s}")(f)
+                else:
+                    f = L.Conv2D(head_channels, 1, activation="relu", name=f"pfa_proj_s{s}")(f)
+                parts.append(f)
+            x = L.Concatenate(name="pfa_concat")(parts) if len(parts) > 1 else parts[0]
+            x = L.Conv2D(head_channels, 1, activation="relu", name="pfa_fuse")(x)
         a = len(ANCHOR_OFFSETS)
-        reg = _head(x, head_channels, 2 * a, "reg", zero=True)   # proposals start at the anchors (ours)
+        head = _p2pnet_head if p2pnet and heads == "single" else _head
+        reg = head(x, head_channels, 2 * a, "reg", zero=True)   # proposals start at the anchors (ours)
         points = ProposalPoints(self.stride, anchor_shift, offset_scale, name="points")(reg)
         if heads == "independent":
-            det = L.Reshape((-1, 2), name="det_logits")(_head(x, head_channels, 2 * a, "det"))
-            cls = L.Reshape((-1, n_classes), name="cls_logits")(_head(x, head_channels, n_classes * a, "cls"))
+            det = L.Reshape((-1, 2), name="det_logits")(head(x, head_channels, 2 * a, "det"))
+            cls = L.Reshape((-1, n_classes), name="cls_logits")(head(x, head_channels, n_classes * a, "cls"))
             logits = [det, cls]
         else:
-            logits = [L.Reshape((-1, 1 + n_classes), name="logits")(_head(x, head_channels, (1 + n_classes) * a,
-                                                                           "cls"))]
+            logits = [L.Reshape((-1, 1 + n_classes), name="logits")(head(x, head_channels, (1 + n_classes) * a,
+                                                                          "cls"))]
         out = L.Concatenate(axis=-1, name="proposals", dtype="float32")([points, *logits])
         super().__init__(inputs=image, outputs=out, **kwargs)
         self.n_classes, self.width, self.head_channels, self.pfa = n_classes, float(width), head_channels, bool(pfa)
         self.heads, self.anchor_shift, self.offset_scale = heads, float(anchor_shift), float(offset_scale)
-        self.input_scale = float(input_scale)
+        self.input_scale, self.p2pnet, self.aggregation = float(input_scale), bool(p2pnet), aggregation
 
     CONFIG = {"n_classes": "n_classes", "width": "width", "head_channels": "head_channels", "pfa": "pfa",
               "heads": "heads", "anchor_shift": "anchor_shift", "offset_scale": "offset_scale",
-              "input_scale": "input_scale"}
+              "input_scale": "input_scale", "p2pnet": "p2pnet", "aggregation": "aggregation"}
 
     @property
     def backbone(self) -> keras.Model:
@@ -258,7 +301,8 @@ def build_point_model(config, n_classes: int, verbose: bool = True) -> PointNet:
 
     model = PointNet(n_classes, width=config.width, head_channels=config.head_channels, pfa=config.pfa,
                      heads=config.heads, anchor_shift=config.anchor_shift, offset_scale=config.offset_scale,
-                     input_scale=1.0 if config.vgg_weights else RANDOM_INIT_INPUT_SCALE, name="pointnet")
+                     input_scale=1.0 if config.vgg_weights else RANDOM_INIT_INPUT_SCALE, p2pnet=config.p2pnet,
+                     aggregation=config.aggregation, name="pointnet")
     if config.vgg_weights:
         if config.width != 1.0:
             raise ValueError(f"ImageNet VGG16 weights fit width 1.0 only, got width {config.width}")

@@ -64,9 +64,21 @@ def test_point_models_save_and_round_trip(row, tmp_path):
     run_dtype_check(m, x)
 
 
-def test_pfa_reads_every_vgg_level_and_the_baseline_one():
+def test_pfa_reads_every_vgg_level_and_the_baseline_p2pnets_two():
     assert len(_tiny_model().backbone.outputs) == 6
-    assert len(_tiny_model("Baseline").backbone.outputs) == 1
+    baseline = _tiny_model("Baseline")
+    bb = baseline.backbone
+    assert [t.shape[-1] for t in bb.outputs] == [bb.get_layer(n).filters for n in ("block4_conv3", "block5_conv3")]
+    assert bb.outputs[0] is bb.get_layer("block4_conv3").output and bb.outputs[1] is bb.get_layer("block5_conv3").output
+    # P2PNet's FPN-lite: P5 from stride 16, added to stride 8 at the head width; its heads are plain 3x3 convs
+    assert baseline.get_layer("p2p_p5").filters == baseline.head_channels
+    assert baseline.get_layer("p2p_grid").strides == (4, 4)
+    assert baseline.get_layer("cls_out").kernel_size == (3, 3) and baseline.get_layer("reg_conv1").filters == \
+        baseline.head_channels
+    old = build_point_model(tiny("Baseline", p2pnet=False), 4, verbose=False)   # runs made before: still built
+    assert len(old.backbone.outputs) == 1 and old.get_layer("pfa_reduce_s8").filters == max(4, old.head_channels // 8)
+    pooled = build_point_model(tiny("ours", aggregation="pool"), 4, verbose=False)
+    assert pooled.get_layer("pfa_pool_s4").pool_size == (8, 8)
 
 
 def test_width_one_is_keras_vgg16_and_random_init_is_announced(capsys):

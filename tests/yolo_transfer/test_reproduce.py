@@ -23,7 +23,9 @@ def test_training_time_rows_and_epochs_to_target():
     assert list(df.index) == ["scratch", "transfer"]
     assert df.loc["scratch", "epochs to target (ours)"] == 3 and df.loc["transfer", "epochs to target (ours)"] == 2
     assert df.loc["scratch", "seconds to target (ours)"] == 6.0 and df.loc["transfer", "seconds to target (ours)"] == 2
-    assert df.loc["transfer", "time ratio transfer/scratch (ours)"] == pytest.approx(1 / 3)
+    assert df.loc["transfer", "time ratio transfer/scratch, target stage only (ours)"] == pytest.approx(1 / 3)
+    assert df.loc["transfer", "seconds to target with source stages (ours)"] == 32.0
+    assert df.loc["transfer", "time ratio transfer/scratch, source stages counted (ours)"] == pytest.approx(32 / 6)
     assert df.loc["scratch", "hours (paper)"] == 6.8 and df.loc["transfer", "source-stage seconds (ours)"] == 30
     never = training_time({"scratch": {"history": _hist([0.1])}}, 0.5)
     assert np.isnan(never.loc["scratch", "epochs to target (ours)"])
