@@ -194,6 +194,17 @@ class Paper:
         """Whether the run in ``folder`` gives cells classes (read without TensorFlow; default: yes)."""
         return True
 
+    def run_mpp(self, folder: str):
+        """The microns per pixel of the data a run was trained on (``data.json``), or None."""
+        import json
+
+        path = os.path.join(folder, "data.json")
+        if not os.path.isfile(path):
+            return None
+        with open(path, encoding="utf-8") as f:
+            value = (json.load(f) or {}).get("mpp")
+        return float(value) if isinstance(value, (int, float)) and value > 0 else None
+
     def run_class_names(self, folder: str):
         """The class names a run was trained on (``data.json``, read without TensorFlow), or None."""
         import json

@@ -196,6 +196,15 @@ def calibrate(lmaps, samples, locate: Callable, radius: float, grid: Mapping[str
         ``sweep`` has one row per setting tried with Precision, Recall, F1, TP, FP, FN and ``stage``
         (``grid``, ``extend`` or ``refine``).
     """
+    from common.postprocess import cached_peaks
+
+    with cached_peaks():   # peaks found once per map and distance, then only thresholded
+        return _calibrate(lmaps, samples, locate, radius, grid, n_thresholds, refine, low, high, limits, what,
+                          thresholds, threshold_range, extend)
+
+
+def _calibrate(lmaps, samples, locate, radius, grid, n_thresholds, refine, low, high, limits, what, thresholds,
+               threshold_range, extend):
     lmaps = list(lmaps)
     if len(lmaps) != len(samples) or not lmaps:
         raise ValueError(f"{len(lmaps)} maps for {len(samples)} samples")

@@ -341,6 +341,17 @@ class Predictor:
                             progress=progress, batch_size=self.batch_size)
         return self.split_maps(np.asarray(out[:h, :w], dtype=np.float32))
 
+    def slide_window(self, tile: int | None = None) -> tuple[int, int]:
+        """``(core, margin)`` of the tiles a whole slide is cut into at the model's resolution: cores of
+        ``tile`` px (default 1024) and the context the network needs around them (its receptive-field
+        reach plus room for the post-processing), both multiples of 32 so tile origins stay on every
+        pooling grid."""
+        core = 1024 if tile is None else int(tile)
+        if core < 64:
+            raise ValueError(f"a slide tile must be at least 64 px, got {core}")
+        margin = int(math.ceil((self.reach + 16) / 32)) * 32
+        return core // 32 * 32, margin
+
     def sync(self) -> None:
         """Brings any inference copy of the model up to date with the trained weights."""
 

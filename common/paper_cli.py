@@ -25,10 +25,12 @@ __all__ = ["PaperCLI", "VERBS", "check_out_dir", "check_out_path", "expand_image
            "output_names"]
 
 VERBS = ("reproduce", "train", "predict", "evaluate")
-_IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp")
+_IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu",
+              ".bif", ".svslide")
 # per-image output suffixes; the per-call files (counts.csv) end in none of them, so no input name collides
 CELLS_SUFFIX, GEOJSON_SUFFIX, OVERLAY_SUFFIX = "_cells.csv", ".geojson", "_overlay.png"
 COUNTS_FILE = "counts.csv"
+SLIDES_FILE = "slides.csv"    # the summary of the slides of a call (one row per slide)
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -140,15 +142,31 @@ class PaperCLI:
         radius(t, f"matching radius in px for calibration (default: the paper's, {paper.match_radius:g})")
         t.set_defaults(func=self._train)
 
-        q = sub.add_parser("predict", help="cells in images: points CSV, QuPath GeoJSON, counts, overlays",
-                           formatter_class=_Formatter)
-        q.add_argument("images", nargs="+", help="image files, folders of images, or glob patterns")
+        q = sub.add_parser("predict", help="cells in images and whole slides: points CSV, QuPath GeoJSON, counts, "
+                                          "overlays", formatter_class=_Formatter)
+        q.add_argument("images", nargs="+", help="image or slide files (SVS, NDPI, MRXS, pyramidal TIFF ...), "
+                                                 "folders of them, or glob patterns")
         q.add_argument("--model", required=True, help="a run folder written by train (or its model.keras)")
         q.add_argument("--out", required=True, help="folder for the output files")
         detection(q)
         q.add_argument("--overlay", action="store_true",
-                       help=f"also write <image>{OVERLAY_SUFFIX} with the detections drawn")
-        q.add_argument("--overwrite", action="store_true", help="replace output files that already exist")
+                       help=f"also write <image>{OVERLAY_SUFFIX} with the detections drawn (slides always get a "
+                            "thumbnail overlay)")
+        q.add_argument("--overwrite", action="store_true", help="replace output files that already exist (and redo "
+                                                                "finished slides)")
+        s = q.add_argument_group("whole slides (a slide, or any image given --mpp, is read at the model's mpp)")
+        s.add_argument("--mpp", type=_positive_float, default=None,
+                       help="microns per pixel of the inputs, where their metadata lacks it or is wrong")
+        s.add_argument("--model-mpp", type=_positive_float, default=None,
+                       help="microns per pixel the model was trained at (default: the run's data, else the paper's)")
+        s.add_argument("--tile", type=int, default=None, help="tile core in model pixels (default: 1024)")
+        s.add_argument("--no-tissue-mask", action="store_true", help="predict every tile, background included")
+        s.add_argument("--tissue-mask", default=None, metavar="FILE",
+                       help="a mask image (non-zero = tissue) instead of the Otsu tissue detection")
+        s.add_argument("--workers", type=int, default=None,
+                       help="run the slides in parallel on a dask LocalCluster of this many worker processes")
+        s.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                       help="send the slides to an existing Dask cluster (tcp://host:8786)")
         common(q, seed=False)
         q.set_defaults(func=self._predict)
 
@@ -248,23 +266,34 @@ class PaperCLI:
         import pandas as pd
 
         from common.io import atomic_path, read_image, write_image
+        from common.slides import is_slide
 
         images = expand_images(args.images)
         out = args.out
         check_out_path(out, folder=True)
         names = output_names(images)
+        slides = {stem: p for stem, p in names.items() if args.mpp is not None or is_slide(p)}
+        names = {stem: p for stem, p in names.items() if stem not in slides}
         planned = [os.path.join(out, f) for stem in names for f in
                    (stem + CELLS_SUFFIX, stem + GEOJSON_SUFFIX) + ((stem + OVERLAY_SUFFIX,) if args.overlay else ())]
-        planned.append(os.path.join(out, COUNTS_FILE))
+        if names:
+            planned.append(os.path.join(out, COUNTS_FILE))
         existing = [p for p in planned if os.path.exists(p)]
         if existing and not args.overwrite:
             raise ValueError(f"{len(existing)} output file(s) already exist (e.g. {existing[0]}); pass --overwrite "
                              "to replace them or choose another --out")
-        self._check_model(args)
+        cfg = self._check_model(args)
+        slide_options = self._slide_options(args, cfg) if slides else None
         kwargs = self.paper.detect_options(args)
+        if (args.workers or args.scheduler) and not slides:
+            raise ValueError("--workers and --scheduler run whole slides; the inputs hold none")
+        if slides and (args.workers or args.scheduler):
+            check_out_dir(out)
+            return self._slides(args, slides, slide_options, kwargs, None)
         self._start_tensorflow(args)
         pred = self.paper.load(args.model, **self.paper.load_options(args))
         check_out_dir(out)
+        rc = self._slides(args, slides, slide_options, kwargs, pred) if slides else 0
         rows = []
         for stem, path in names.items():
             image = read_image(path)
@@ -276,10 +305,77 @@ class PaperCLI:
             rows.append({"image": os.path.basename(path), "path": os.path.abspath(path), **det.counts()})
             _say(args, f"{path}: {len(det)} cells -> {os.path.join(out, stem)}{CELLS_SUFFIX}, {GEOJSON_SUFFIX}"
                        + (f", {OVERLAY_SUFFIX}" if args.overlay else ""))
-        with atomic_path(os.path.join(out, COUNTS_FILE)) as tmp:
-            pd.DataFrame(rows).fillna(0).to_csv(tmp, index=False)
-        _say(args, f"{len(rows)} image(s), {int(np.sum([r['cells'] for r in rows]))} cells; counts in "
-                   f"{os.path.join(out, COUNTS_FILE)}")
+        if rows:
+            with atomic_path(os.path.join(out, COUNTS_FILE)) as tmp:
+                pd.DataFrame(rows).fillna(0).to_csv(tmp, index=False)
+            _say(args, f"{len(rows)} image(s), {int(np.sum([r['cells'] for r in rows]))} cells; counts in "
+                       f"{os.path.join(out, COUNTS_FILE)}")
+        return rc
+
+    def _slide_options(self, args, cfg) -> dict:
+        """The options of :func:`common.slides.predict_slide`, checked before TensorFlow is imported."""
+        import warnings
+
+        from common.inference import run_folder
+
+        if args.tissue_mask and not os.path.isfile(args.tissue_mask):
+            raise FileNotFoundError(f"--tissue-mask {args.tissue_mask}: no such file")
+        if args.tissue_mask and args.no_tissue_mask:
+            raise ValueError("give --tissue-mask or --no-tissue-mask, not both")
+        if args.workers is not None and args.workers < 1:
+            raise ValueError(f"--workers must be at least 1, got {args.workers}")
+        if args.tile is not None and args.tile < 64:
+            raise ValueError(f"--tile must be at least 64 px, got {args.tile}")
+        model_mpp = args.model_mpp or self.paper.run_mpp(run_folder(args.model))
+        if model_mpp is None and self.paper.mpp is not None:
+            model_mpp = self.paper.mpp
+            warnings.warn(f"the run does not record the mpp of its training data; the paper's {model_mpp:g} um/px "
+                          "is used (pass --model-mpp to set it)", UserWarning, stacklevel=2)
+        if model_mpp is None:
+            raise ValueError("neither the run nor the paper states the mpp the model was trained at; pass "
+                             "--model-mpp (microns per pixel of its training images)")
+        return {"model_mpp": float(model_mpp), "mpp": args.mpp, "tile": args.tile,
+                "tissue": not args.no_tissue_mask, "mask_path": args.tissue_mask, "overwrite": args.overwrite}
+
+    def _slides(self, args, slides: dict, options: dict, detect: dict, pred) -> int:
+        """Every slide, in this process (``pred``) or on a Dask cluster; writes ``slides.csv``."""
+        import pandas as pd
+
+        from common.io import atomic_path
+
+        options = {**options, "detect": detect, "progress": args.verbose >= 1}
+        if pred is None:
+            from common.cohort import run_cohort
+
+            where = args.scheduler or f"a LocalCluster of {args.workers} worker(s)"
+            _say(args, f"{len(slides)} slide(s) on {where}")
+            rows = run_cohort(self.name, args.model, list(slides.values()), args.out, options, args.workers,
+                              args.scheduler, self.paper.load_options(args), progress=args.verbose >= 1)
+        else:
+            from common.cohort import summary_row
+            from common.slides import predict_slide
+
+            rows = []
+            for path in slides.values():
+                t0 = time.time()
+                try:
+                    rows.append(summary_row(path, predict_slide(pred, path, args.out, **options)))
+                except (ValueError, OSError) as exc:
+                    if len(slides) == 1:
+                        raise
+                    rows.append(summary_row(path, error=exc, seconds=time.time() - t0))
+        for r in rows:
+            _say(args, f"{r['slide']}: {r.get('status')}" + (f", {r.get('cells')} cells in {r.get('tissue mm2')} mm2 "
+                                                              "of tissue" if r.get("status") != "failed" else
+                                                              f": {r.get('error')}"))
+        with atomic_path(os.path.join(args.out, SLIDES_FILE)) as tmp:
+            pd.DataFrame(rows).to_csv(tmp, index=False)
+        failed = [r for r in rows if r.get("status") == "failed"]
+        if failed:
+            print(f"{self.prog} predict: error: {len(failed)} of {len(rows)} slide(s) failed (first: "
+                  f"{failed[0]['slide']}: {failed[0]['error']}); the others finished, see "
+                  f"{os.path.join(args.out, SLIDES_FILE)}", file=sys.stderr)
+            return 2
         return 0
 
     def _evaluate(self, args) -> int:

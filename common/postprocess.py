@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import cv2
 import numpy as np
 from scipy import ndimage
-from skimage.feature import peak_local_max
 from skimage.morphology import disk
 
 from common import _checks
 
-__all__ = ["blob_points", "box_means", "class_vote", "guided_filter", "peak_points", "threshold_centroids"]
+__all__ = ["blob_points", "box_means", "cached_peaks", "class_vote", "guided_filter", "local_peaks", "peak_points",
+           "threshold_centroids"]
 
 
 def _centroids(labels: np.ndarray, n: int, weights: np.ndarray | None = None) -> np.ndarray:
@@ -60,19 +62,101 @@ def threshold_centroids(prob, threshold: float, min_area: int = 1, weighted: boo
     return _centroids(labels, n, p if weighted else None)
 
 
+_PEAK_CACHE: dict | None = None   # see cached_peaks()
+
+
+@contextlib.contextmanager
+def cached_peaks():
+    """Within this block :func:`peak_points` finds each map's local maxima once per peak distance and only
+    thresholds their values afterwards (a calibration sweep tries many thresholds on the same maps). The
+    maps must not change inside the block."""
+    global _PEAK_CACHE
+    outer = _PEAK_CACHE
+    _PEAK_CACHE = {} if outer is None else outer
+    try:
+        yield
+    finally:
+        _PEAK_CACHE = outer
+
+
+def _owner(a: np.ndarray):
+    while isinstance(a.base, np.ndarray):
+        a = a.base
+    return a
+
+
+def _spaced(pts: np.ndarray, values: np.ndarray, min_distance: int) -> tuple[np.ndarray, np.ndarray]:
+    """Peaks of equal value closer than ``min_distance`` (Chebyshev) kept once: the first by (value
+    descending, y, x), as ``peak_local_max`` spaces them (distinct values cannot be that close)."""
+    if len(pts) < 2:
+        return pts, values
+    from scipy.spatial import cKDTree
+
+    order = np.lexsort((pts[:, 0], pts[:, 1], -values.astype(np.float64)))
+    pts, values = pts[order], values[order]
+    pairs = cKDTree(pts).query_pairs(min_distance, p=np.inf, output_type="ndarray")
+    if not len(pairs):
+        return pts, values
+    keep = np.ones(len(pts), bool)
+    later = {}
+    for i, j in pairs:
+        later.setdefault(min(i, j), []).append(max(i, j))
+    for i in range(len(pts)):
+        if keep[i]:
+            for j in later.get(i, ()):
+                keep[j] = False
+    return pts[keep], values[keep]
+
+
+def local_peaks(prob, min_distance: int = 4) -> tuple[np.ndarray, np.ndarray]:
+    """Every local maximum of a map and its value, before any threshold: ``(points (K, 2) x, y, values (K,))``.
+
+    A pixel is a local maximum when it equals the maximum of its ``(2 * min_distance + 1)`` square
+    neighbourhood (edges replicated); 8-connected maxima (a plateau: they share one value) are one peak at
+    their centroid. A plateau spanning more than ``4 * min_distance + 1`` pixels is flat background, not a
+    cell. Each peak depends on the map within that reach only, so a map cut into tiles that keep more
+    context than it finds the same peaks in their cores as the whole map.
+    """
+    p = _checks.as_map(prob, "prob")
+    min_distance = _checks.positive(min_distance, "min_distance", integer=True)
+    key = None
+    if _PEAK_CACHE is not None:
+        owner = _owner(p)
+        key = (p.__array_interface__["data"][0], p.shape, p.strides, p.dtype.str, min_distance)
+        hit = _PEAK_CACHE.get(key)
+        if hit is not None and hit[0]() is owner:
+            return hit[1]
+    if float(p.min()) == float(p.max()):
+        found = (np.zeros((0, 2), dtype=np.float64), np.zeros(0, dtype=p.dtype))
+    else:
+        size = 2 * min_distance + 1
+        cand = p == ndimage.maximum_filter(p, size=size, mode="nearest")
+        labels, n = ndimage.label(cand, structure=np.ones((3, 3), dtype=bool))
+        if n == 0:
+            found = (np.zeros((0, 2), dtype=np.float64), np.zeros(0, dtype=p.dtype))
+        else:
+            idx = np.arange(1, n + 1)
+            span = np.array([max(sl[0].stop - sl[0].start, sl[1].stop - sl[1].start)
+                             for sl in ndimage.find_objects(labels)])
+            small = span <= 4 * min_distance + 1
+            values = np.asarray(ndimage.maximum(p, labels, idx), dtype=p.dtype)
+            pts, values = _spaced(_centroids(labels, n)[small], values[small], min_distance)
+            found = (pts, values)
+    if key is not None:
+        import weakref
+
+        _PEAK_CACHE[key] = (weakref.ref(_owner(p)), found)
+    return found
+
+
 def peak_points(prob, min_distance: int = 4, threshold: float = 0.5) -> np.ndarray:
-    """Local maxima of a map (``skimage.feature.peak_local_max``).
+    """Local maxima of a map above ``threshold`` (:func:`local_peaks`), as skimage's ``peak_local_max``
+    finds them but with a plateau as one peak at its centre.
 
     Args:
         prob: (H, W) map.
-        min_distance: minimal separation of peaks in pixels (a peak is the maximum of its
-            ``(2 * min_distance + 1)`` square neighbourhood).
-        threshold: absolute minimum peak value.
-
-    Flat tops (plateaus, e.g. a saturated or dead network) make every plateau pixel a candidate and
-    ``peak_local_max`` slow; when candidates outnumber any plausible cell count (more than one per
-    ``min_distance`` x ``min_distance`` square), each plateau counts as one peak at its centre, found
-    in time proportional to the image.
+        min_distance: a peak is the maximum of its ``(2 * min_distance + 1)`` square neighbourhood.
+        threshold: a peak's value must exceed it.
 
     A constant map (a blank tile, an image of one colour) has no maxima: no points. A network whose
     output is constant everywhere is refused where it matters, by the calibration and the training
@@ -81,22 +165,10 @@ def peak_points(prob, min_distance: int = 4, threshold: float = 0.5) -> np.ndarr
     Returns:
         (N, 2) float array of (x, y) peak positions, sorted by (y, x).
     """
-    p = _checks.as_map(prob, "prob")
-    min_distance = _checks.positive(min_distance, "min_distance", integer=True)
     threshold = _finite(threshold, "threshold")
-    if float(p.min()) == float(p.max()):
-        return np.zeros((0, 2), dtype=np.float64)
-    size = 2 * min_distance + 1
-    cand = (p == ndimage.maximum_filter(p, size=size, mode="nearest")) & (p > threshold)
-    if int(cand.sum()) > p.size / min_distance ** 2:
-        labels, n = ndimage.label(cand, structure=np.ones((3, 3), dtype=bool))
-        pts = _centroids(labels, n)
-        return pts[np.lexsort((pts[:, 0], pts[:, 1]))] if len(pts) else pts
-    rc = peak_local_max(p, min_distance=min_distance, threshold_abs=threshold, exclude_border=False)
-    if len(rc) == 0:
-        return np.zeros((0, 2), dtype=np.float64)
-    rc = rc[np.lexsort((rc[:, 1], rc[:, 0]))]
-    return rc[:, ::-1].astype(np.float64)
+    pts, values = local_peaks(prob, min_distance)
+    pts = pts[values > threshold]
+    return pts[np.lexsort((pts[:, 0], pts[:, 1]))] if len(pts) else np.zeros((0, 2), dtype=np.float64)
 
 
 def blob_points(prob, threshold: float = 0.5, min_area: int = 50, window: int = 15,

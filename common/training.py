@@ -154,8 +154,10 @@ class RunDir:
         for s in train:
             lab = s.classes[s.classes >= 0]
             counts += np.bincount(lab, minlength=len(counts))
+        mpps = {s.mpp for s in train}
         return self.write_json(DATA_FILE, {
             "description": getattr(train, "description", ""), "class_names": list(train[0].class_names),
+            "mpp": next(iter(mpps)) if len(mpps) == 1 else None,
             "train_images": len(train), "val_images": len(val),
             "train_cells": int(sum(len(s.points) for s in train)),
             "train_cells_per_class": [int(n) for n in counts], **extra})

@@ -51,6 +51,10 @@ class PointPredictor(Predictor):
         raise ValueError("a point-proposal model has no detection maps: it gives cells (use predict, or "
                          "proposals for every scored proposal)")
 
+    def slide_window(self, tile=None):
+        core, _ = super().slide_window(tile)
+        return core, self.context + 32        # proposals near a tile's edge keep their regions' neighbours
+
     @property
     def context(self) -> int:
         """Pixels of context a tile keeps on each side: 64, less for tiles under 256 px."""

@@ -113,6 +113,12 @@ class YoloPredictor(Predictor):
         self.anchors = model.scale_anchors()
         self.batch_size = _checks.positive(batch_size, "batch_size", integer=True)
 
+    def slide_window(self, tile=None):
+        """YOLO letterboxes a whole tile to its input: slide tiles are the input's size (so nothing is
+        resized), a core with 32 px of context around it; ``tile`` cannot change that."""
+        margin = 32
+        return self.config.input_size - 2 * margin, margin
+
     def maps(self, image, progress: bool = False) -> dict:
         """YOLO gives boxes, not maps: this explains itself rather than returning nothing."""
         raise ValueError("a YOLO model has no detection maps: it gives boxes (use predict)")

@@ -29,10 +29,14 @@ def test_peak_points_hand_made_map():
     expected = pts[[0, 1, 2]][np.argsort([10, 12, 30])]
     np.testing.assert_allclose(pp.peak_points(m, min_distance=3, threshold=0.5), expected)
     assert len(pp.peak_points(m, 3, threshold=1.5)) == 0
-    # Two dots 3 px apart: min_distance 4 keeps one peak, 1 keeps both.
-    m2 = labels.mapped_label([[10, 10], [13, 10]], (25, 25))
+    # Two bumps 4 px apart: min_distance 4 keeps the higher, 1 keeps both.
+    yy, xx = np.mgrid[:25, :25]
+    m2 = np.exp(-((xx - 10) ** 2 + (yy - 10) ** 2) / 2.0) + 0.9 * np.exp(-((xx - 14) ** 2 + (yy - 10) ** 2) / 2.0)
     assert len(pp.peak_points(m2, 1, 0.1)) == 2
-    assert len(pp.peak_points(m2, 4, 0.1)) == 1
+    np.testing.assert_allclose(pp.peak_points(m2, 4, 0.1), [[10, 10]])
+    # two dots 3 px apart summed by the mapping filter are flat between them: one peak at the plateau's centre
+    m3 = labels.mapped_label([[10, 10], [13, 10]], (25, 25))
+    np.testing.assert_allclose(pp.peak_points(m3, 1, 0.1), [[11.5, 10]])
 
 
 def test_blob_points_splits_touching_cells_and_drops_noise():
@@ -92,7 +96,37 @@ def test_peaks_on_flat_maps_answer_fast():
     t0 = time.time()
     assert pp.peak_points(np.zeros((1200, 1200)), 4, 0.0).shape == (0, 2)   # a blank map has no cells
     two = np.zeros((1200, 1200), np.float32)
-    two[:, 600:] = 1.0   # two plateaus: every pixel a local maximum
+    two[:, 600:] = 1.0   # two plateaus: every pixel a local maximum, both flat background
+    assert len(pp.peak_points(two, 4, 0.5)) == 0
+    two[300:303, 300:303] = 2.0                      # a saturated cell: a small plateau is one peak at its centre
     pts = pp.peak_points(two, 4, 0.5)
     assert time.time() - t0 < 1.0
-    assert len(pts) == 1 and abs(pts[0, 0] - 899.5) < 1e-6 and abs(pts[0, 1] - 599.5) < 1e-6
+    assert len(pts) == 1 and abs(pts[0, 0] - 301) < 1e-6 and abs(pts[0, 1] - 301) < 1e-6
+
+
+def test_peaks_of_a_tiled_map_are_the_peaks_of_the_whole_map():
+    rng = np.random.default_rng(3)
+    from scipy import ndimage
+
+    m = ndimage.gaussian_filter(rng.random((300, 260)), 3).astype(np.float32)
+    whole = pp.peak_points(m, 4, 0.5)
+    core, margin, found = 100, 12, []
+    for y0 in range(0, 300, core):
+        for x0 in range(0, 260, core):
+            ys, xs = max(0, y0 - margin), max(0, x0 - margin)
+            tile = m[ys:y0 + core + margin, xs:x0 + core + margin]
+            p = pp.peak_points(tile, 4, 0.5) + [xs, ys]
+            own = (p[:, 0] >= x0) & (p[:, 0] < x0 + core) & (p[:, 1] >= y0) & (p[:, 1] < y0 + core)
+            found.append(p[own])
+    tiled = np.concatenate(found)
+    tiled = tiled[np.lexsort((tiled[:, 0], tiled[:, 1]))]
+    np.testing.assert_allclose(tiled, whole)
+
+
+def test_cached_peaks_only_threshold_again():
+    m = np.zeros((50, 50), np.float32)
+    m[10, 10], m[30, 30] = 0.9, 0.4
+    with pp.cached_peaks():
+        assert len(pp.peak_points(m, 3, 0.5)) == 1 and len(pp.peak_points(m, 3, 0.1)) == 2
+        assert pp.local_peaks(m, 3)[0] is pp.local_peaks(m, 3)[0]     # found once
+    assert pp.local_peaks(m, 3)[0] is not pp.local_peaks(m, 3)[0]     # outside the block, found each time

@@ -54,7 +54,7 @@ def test_calibrate_picks_a_working_threshold_and_distance():
     params, sweep = calibrate(lms, samples, "peak", CFG)
     assert sweep["F1"].max() == 1.0 and params["F1"] == 1.0 and params["min_distance"] in CFG.min_distances
     assert {"threshold", "Precision", "Recall", "F1", "min_distance", "stage"} <= set(sweep.columns)
-    assert set(sweep["stage"]) <= {"grid", "refine"}
+    assert set(sweep["stage"]) <= {"grid", "extend", "refine"}
 
 
 def test_deconv_input_raw_is_the_papers_and_label_estimate_is_ours():
