@@ -3,7 +3,8 @@
 * ``cellrepro <paper> reproduce|train|predict|evaluate ...`` - a paper's command line
   (:class:`common.paper_cli.PaperCLI`; ``python -m <paper> ...`` is the same parser);
 * ``cellrepro reproduce [--quick] [--papers ...] [--out DIR]`` - every paper's tables;
-* ``cellrepro papers`` - the registered papers; ``cellrepro --version``.
+* ``cellrepro papers`` - the registered papers; ``cellrepro presets`` - the trained presets
+  (:mod:`common.presets`), loadable by name; ``cellrepro --version``.
 
 The papers are the ``cellrepro.papers`` entry points (:mod:`common.contract`), so ``common`` never
 imports a paper package by name and a paper from another distribution joins without editing this
@@ -20,7 +21,7 @@ import time
 from common import __version__, contract
 from common.paper_cli import PaperCLI, run_verb
 
-_COMMANDS = ("reproduce", "papers")
+_COMMANDS = ("reproduce", "papers", "presets")
 
 
 def _cmd_reproduce(args) -> int:
@@ -48,6 +49,34 @@ def _cmd_papers(_args) -> int:
     return 0
 
 
+def _cmd_presets(args) -> int:
+    from common.presets import presets, verify
+
+    found = [p for p in presets().values() if not args.paper or p.paper == args.paper]
+    if not found:
+        print("no presets installed" + (f" for {args.paper}" if args.paper else "")
+              + " (a run folder becomes one with `cellrepro <paper> export-preset RUN NAME`)")
+        return 0
+    for p in found:
+        m = p.manifest
+        classes = ", ".join(m.get("class_names") or []) or "-"
+        mpp = f"{m['mpp']:g} um/px" if isinstance(m.get("mpp"), (int, float)) else "mpp -"
+        size = sum((m.get("bytes") or {}).values()) / 1e6
+        print(f"{p.name}  ({p.paper}, row {m.get('row')}, {mpp}, classes: {classes}, {size:.1f} MB)")
+        if m.get("description"):
+            print(f"    {m['description']}")
+        for key in ("test", "anchor"):
+            if m.get("metrics", {}).get(key):
+                print(f"    {key}: {m['metrics'][key]}")
+        if m.get("licence"):
+            print(f"    data licence: {m['licence']}")
+        if args.verify:
+            verify(p)
+            print("    sha256: ok")
+        print(f"    {p.folder}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     names = contract.names()
     parser = argparse.ArgumentParser(
@@ -68,6 +97,10 @@ def build_parser() -> argparse.ArgumentParser:
     rep.set_defaults(func=_cmd_reproduce)
     pap = sub.add_parser("papers", help="list the registered papers")
     pap.set_defaults(func=_cmd_papers)
+    pre = sub.add_parser("presets", help="list the trained presets (use one with --model NAME or train --from NAME)")
+    pre.add_argument("--paper", choices=names, default=None, help="only this paper's presets")
+    pre.add_argument("--verify", action="store_true", help="check every model file against its sha256")
+    pre.set_defaults(func=_cmd_presets)
     return parser
 
 

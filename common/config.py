@@ -139,6 +139,7 @@ class PaperConfig:
     variant_name: str | None = None       # the table row applied by variant()
     overrides: dict = field(default_factory=dict)   # what with_overrides / cap_epochs changed
     dead_output_epochs: int | None = 3    # stop when the validation output is constant this many epochs (ours)
+    init_from: str = ""                   # a preset's name or a run folder whose weights training starts from
     extra: dict = field(default_factory=dict)       # free-form notes kept with the run
 
     def __init_subclass__(cls, **kwargs):

@@ -166,7 +166,22 @@ class Paper:
 
     def train(self, config, train, val, run_dir, *, resume: bool = True, verbose="auto", **options):
         """Trains ``config``'s row in ``run_dir``, calibrates on ``val``; returns the run's predictor."""
-        return self.module("train").train(config, train, val, run_dir, resume=resume, verbose=verbose, **options)
+        config = self.config_class().ensure(config)
+        if not config.init_from:
+            return self.module("train").train(config, train, val, run_dir, resume=resume, verbose=verbose, **options)
+        from common.presets import resolve
+        from common.warmstart import starting_from
+
+        source, preset = resolve(config.init_from, self.name)
+        names = train[0].class_names if len(train) else None
+        label = f"preset {preset.name}" if preset is not None else source
+
+        def build(n):
+            self.register_models()
+            return self.build(config, n)
+
+        with starting_from(source, run_dir, label, build=build if names is not None else None):
+            return self.module("train").train(config, train, val, run_dir, resume=resume, verbose=verbose, **options)
 
     def open(self, folder: str, config, postprocess: dict, class_names, **options):  # pragma: no cover
         """The predictor of a run folder whose config, post-processing and class names are read:
@@ -183,7 +198,7 @@ class Paper:
         from common.inference import run_folder
         from common.training import RunDir
 
-        folder = run_folder(run)
+        folder = run_folder(run, self.name)
         config = self.config_class().load(folder)
         rd = RunDir(folder, create=False)
         names = (rd.read_json("data.json") or {}).get("class_names")

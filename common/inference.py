@@ -192,18 +192,17 @@ def receptive_field(model) -> tuple[float, float]:
 # predictor
 
 
-def run_folder(path) -> str:
-    """The run folder of a path: the folder itself, or the folder of a file inside one (``model.keras``).
+def run_folder(path, paper: str | None = None) -> str:
+    """The run folder of a path: the folder itself, the folder of a file inside one (``model.keras``),
+    or a preset's folder when ``path`` names a preset (of ``paper``, checked against its sha256).
 
     Raises:
-        FileNotFoundError: nothing at ``path``.
+        FileNotFoundError: nothing at ``path`` and no preset of that name.
+        ValueError: a preset of another paper, or a damaged one.
     """
-    path = os.fspath(path)
-    if os.path.isdir(path):
-        return path
-    if os.path.isfile(path):
-        return os.path.dirname(os.path.abspath(path))
-    raise FileNotFoundError(f"no run folder or model file at {path}: pass a run folder written by `train`")
+    from common.presets import resolve
+
+    return resolve(path, paper)[0]
 
 
 def resolve_run(path, model_file: str = "model.keras") -> tuple[str, str]:

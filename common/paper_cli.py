@@ -24,7 +24,7 @@ import traceback
 __all__ = ["PaperCLI", "VERBS", "check_out_dir", "check_out_path", "expand_images", "finite_float", "overlay",
            "output_names"]
 
-VERBS = ("reproduce", "train", "predict", "evaluate")
+VERBS = ("reproduce", "train", "predict", "evaluate", "export-preset")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu",
               ".bif", ".svslide")
 # per-image output suffixes; the per-call files (counts.csv) end in none of them, so no input name collides
@@ -139,6 +139,9 @@ class PaperCLI:
         training(t)
         common(t)
         t.add_argument("--restart", action="store_true", help="start afresh instead of resuming an existing run folder")
+        t.add_argument("--from", dest="init_from", default=None, metavar="PRESET",
+                       help="start from a preset's (or a run folder's) weights and train its row on --data; "
+                            "layers sized for other classes start afresh (init.json says which)")
         radius(t, f"matching radius in px for calibration (default: the paper's, {paper.match_radius:g})")
         t.set_defaults(func=self._train)
 
@@ -146,7 +149,7 @@ class PaperCLI:
                                           "overlays", formatter_class=_Formatter)
         q.add_argument("images", nargs="+", help="image or slide files (SVS, NDPI, MRXS, pyramidal TIFF ...), "
                                                  "folders of them, or glob patterns")
-        q.add_argument("--model", required=True, help="a run folder written by train (or its model.keras)")
+        q.add_argument("--model", required=True, help="a run folder written by train (or its model.keras), or a preset's name (cellrepro presets)")
         q.add_argument("--out", required=True, help="folder for the output files")
         detection(q)
         q.add_argument("--overlay", action="store_true",
@@ -172,7 +175,7 @@ class PaperCLI:
 
         e = sub.add_parser("evaluate", help="precision / recall / F1 of a run on a split",
                            formatter_class=_Formatter)
-        e.add_argument("--model", required=True, help="a run folder written by train (or its model.keras)")
+        e.add_argument("--model", required=True, help="a run folder written by train (or its model.keras), or a preset's name (cellrepro presets)")
         data(e)
         e.add_argument("--out", default=None, help="write OUT/metrics.csv (one row per split and radius)")
         e.add_argument("--split", nargs="+", default=["test"], choices=("train", "val", "test", "all"),
@@ -181,6 +184,18 @@ class PaperCLI:
         detection(e)
         common(e)
         e.set_defaults(func=self._evaluate)
+        x = sub.add_parser("export-preset", help="turn a trained run folder into a preset, loadable by name",
+                           formatter_class=_Formatter)
+        x.add_argument("run", help="the run folder (trained and calibrated)")
+        x.add_argument("name", help="the preset's name (letters, digits, '.', '_', '-')")
+        x.add_argument("--out", default=None, help="folder of presets (default: the first folder in $CELLREPRO_PRESETS)")
+        x.add_argument("--description", default="", help="one line on what the preset is for")
+        x.add_argument("--licence", default="", help="the licence of its training data (e.g. 'research use only')")
+        x.add_argument("--metrics", default=None, metavar="CSV",
+                       help="metrics.csv written by `evaluate --out`, recorded in the manifest")
+        x.add_argument("--overwrite", action="store_true", help="replace a preset of that name in --out")
+        common(x, seed=False)
+        x.set_defaults(func=self._export)
         for verb, parser in {"reproduce": r, "train": t, "predict": q, "evaluate": e}.items():
             paper.add_arguments(verb, parser)
         return p
@@ -237,7 +252,10 @@ class PaperCLI:
         self._check_paths(args)
         check_out_path(args.out, folder=True)
         name = self.paper.check_data(args.data, args.data_root)
-        cfg = self.paper.configure((cls.quick() if args.quick else cls()).variant(args.row), args)
+        if args.init_from:
+            cfg = self._from_config(args)
+        else:
+            cfg = self.paper.configure((cls.quick() if args.quick else cls()).variant(args.row), args)
         cfg = resolve_config(cls, cfg, args.quick, name, self._overrides(args), args.epochs)
         tr, va, _ = self.paper.load_splits(args.data, cfg.seed, args.data_root)
         _say(args, f"data: {tr.description}; train {len(tr)} / val {len(va)} images")
@@ -245,6 +263,12 @@ class PaperCLI:
         t0 = time.time()
         pred = self.paper.train(cfg, tr, va, args.out, resume=not args.restart, verbose=_keras_verbose(args.verbose),
                                 **self.paper.train_options(args))
+        for rel in _init_reports(args.out):
+            fresh = rel["layers re-initialised"]
+            _say(args, f"started from {rel['from']}" + (f" ({rel['model']})" if rel["model"] != "." else "")
+                       + f": {rel['layers loaded']} layers loaded" + (
+                           f", {len(fresh)} re-initialised ({', '.join(f['layer'] for f in fresh[:4])}"
+                           + (" ..." if len(fresh) > 4 else "") + ")" if fresh else ""))
         pp = pred.postprocess
         _say(args, f"trained {os.path.join(args.out, 'model.keras')} ({len(pred.history())} epochs, "
                    f"{time.time() - t0:.0f} s); {pp.get('source', '')}")
@@ -255,11 +279,52 @@ class PaperCLI:
                                                  if params.get("edge") else ""))
         return 0
 
+    def _from_config(self, args):
+        """``train --from``: the source run's config (its row and architecture), seed and training fields
+        from the command line, ``init_from`` recorded. Checked before TensorFlow is imported."""
+        from common.presets import resolve
+
+        source, preset = resolve(args.init_from, self.name)
+        cfg = self.paper.config_class().load(source)
+        if args.row != self.paper.default_row and args.row != cfg.variant_name:
+            raise ValueError(f"--from {args.init_from} trains its own row ({cfg.variant_name}); leave --row out")
+        if args.quick:
+            raise ValueError("--from takes the preset's config; leave --quick out (set --epochs instead)")
+        label = preset.name if preset is not None else os.path.abspath(source)
+        return cfg.with_overrides(init_from=label)
+
+    def _export(self, args) -> int:
+        from common.presets import PRESET_ENV, export_preset
+
+        out = args.out or next((f for f in (os.environ.get(PRESET_ENV) or "").split(os.pathsep) if f.strip()), None)
+        if not out:
+            raise ValueError(f"pass --out (a folder for presets) or set ${PRESET_ENV}")
+        if not os.path.isdir(args.run):
+            raise FileNotFoundError(f"no run folder at {args.run}")
+        metrics = None
+        if args.metrics:
+            import pandas as pd
+
+            if not os.path.isfile(args.metrics):
+                raise FileNotFoundError(f"--metrics {args.metrics}: no such file")
+            metrics = pd.read_csv(args.metrics).to_dict(orient="records")
+        check_out_dir(out)
+        self._start_tensorflow(args)
+        preset = export_preset(self.paper, args.run, args.name, out, description=args.description,
+                               licence=args.licence, metrics=metrics, overwrite=args.overwrite,
+                               training={"command": self._command(args.argv)})
+        size = sum(preset.manifest["bytes"].values()) / 1e6
+        _say(args, f"preset {preset.name} written to {preset.folder} ({size:.1f} MB); load it with "
+                   f"`cellrepro {self.name} predict IMAGES --model {preset.name}`"
+                   + ("" if out in (os.environ.get(PRESET_ENV) or "").split(os.pathsep)
+                      else f" after adding {os.path.abspath(out)} to ${PRESET_ENV}"))
+        return 0
+
     def _check_model(self, args):
         """The run folder's config: it must be this paper's (read without TensorFlow)."""
         from common.inference import run_folder
 
-        return self.paper.config_class().load(run_folder(args.model))
+        return self.paper.config_class().load(run_folder(args.model, self.name))
 
     def _predict(self, args) -> int:
         import numpy as np
@@ -326,7 +391,7 @@ class PaperCLI:
             raise ValueError(f"--workers must be at least 1, got {args.workers}")
         if args.tile is not None and args.tile < 64:
             raise ValueError(f"--tile must be at least 64 px, got {args.tile}")
-        model_mpp = args.model_mpp or self.paper.run_mpp(run_folder(args.model))
+        model_mpp = args.model_mpp or self.paper.run_mpp(run_folder(args.model, self.name))
         if model_mpp is None and self.paper.mpp is not None:
             model_mpp = self.paper.mpp
             warnings.warn(f"the run does not record the mpp of its training data; the paper's {model_mpp:g} um/px "
@@ -392,7 +457,7 @@ class PaperCLI:
         name = self.paper.check_data(args.data, args.data_root)
         seed = args.seed if args.seed is not None else cfg.seed
         radii = args.radius or [cfg.match_radius]
-        folder = run_folder(args.model)
+        folder = run_folder(args.model, self.name)
         names = self.paper.run_class_names(folder) if self.paper.classifies(folder, cfg) else None
         splits = {}
         for split in args.split:
@@ -451,6 +516,19 @@ def run_verb(label: str, args) -> int:
             return 1
         print(f"{label}: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+
+
+def _init_reports(run: str) -> list:
+    """The ``init.json`` reports of a run folder and its sub-runs (``train --from``)."""
+    import json
+
+    out = []
+    for dirpath, dirnames, filenames in os.walk(run):
+        dirnames.sort()
+        if "init.json" in filenames:
+            with open(os.path.join(dirpath, "init.json"), encoding="utf-8") as f:
+                out.append(json.load(f))
+    return out
 
 
 def _check_verb(argv, prog: str) -> None:

@@ -244,7 +244,7 @@ def _alive(pid: int) -> bool:
 
 
 _TRAINING_FILES = ("state.json", "history.csv", "best.weights.npz", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE,
-                   SWEEP_FILE)
+                   SWEEP_FILE, "init.json")
 
 
 def _comparable(config) -> dict:
@@ -591,6 +591,10 @@ def fit(model: keras.Model, train_data, val_data, run, *, epochs: int, patience:
                   *map(run.file, run.checkpoints())):
             if os.path.exists(p):
                 os.remove(p)
+    if state is None:   # a fresh start: from a preset's or another run's weights under `train --from`
+        from common.warmstart import warm_start
+
+        warm_start(model, run.path)
     keeper = RunKeeper(run, monitor=monitor, patience=patience, checkpoint_every=checkpoint_every)
     if not keeper.stopped and initial_epoch < epochs:
         if callable(train_data):   # a stream that can start where the resumed run stopped

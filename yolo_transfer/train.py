@@ -181,7 +181,7 @@ def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose=
     anchors = anchors_for(config, train)
     model = build_yolo(config, len(names), anchors)
     stages = {}
-    if config.transfer:
+    if config.transfer and not config.init_from:   # from a preset: its weights replace the source stages
         prev, done = None, set()
         if config.weights:
             report = load_darknet_weights(model, config.weights)
@@ -215,7 +215,7 @@ def train(config: YoloConfig, train, val, run_dir, resume: bool = True, verbose=
             copy_weights(prev, model)
         modules = config.stage_modules[2]
     else:
-        modules = MODULES
+        modules = config.stage_modules[2] if config.transfer else MODULES
     set_seed(config.seed + 3)
     model, history = train_stage(model, config, train, val, run.path, modules, config.epochs, resume=resume,
                                  verbose=verbose)

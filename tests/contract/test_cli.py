@@ -180,3 +180,80 @@ def test_nan_and_missing_thresholds_are_refused(paper, trained, tmp_path):
     (run / "postprocess.json").unlink()
     with pytest.raises(ValueError, match="no tuned parameters"):
         paper.load(run).predict(image)
+
+
+# ---------------------------------------------------------------------- presets (issue 26)
+def test_export_preset_loads_by_name_and_predicts_as_the_run(paper, trained, tmp_path, monkeypatch, capsys):
+    """export-preset -> `cellrepro presets` lists it -> predict --model NAME gives the run's cells; a
+    damaged file is refused by its sha256, a preset of another paper is named."""
+    import shutil
+
+    from common.io import write_image
+
+    run = trained(paper)
+    store = tmp_path / "presets"
+    monkeypatch.setenv("CELLREPRO_PRESETS", str(store))
+    assert cellrepro([paper.name, "export-preset", str(run), "tiny-" + paper.name, "--licence", "test data",
+                      "--verbose", "0"]) == 0
+    manifest = json.loads((store / f"tiny-{paper.name}" / "preset.json").read_text())
+    assert manifest["paper"] == paper.name and manifest["licence"] == "test data"
+    assert set(manifest["sha256"]) == set(manifest["bytes"]) and "model.keras" in manifest["sha256"]
+    assert cellrepro(["presets", "--verify"]) == 0
+    assert f"tiny-{paper.name}" in capsys.readouterr().out
+    image = tmp_path / "img.png"
+    write_image(image, paper.load_split(paper.tiny_data, "test", 0)[0].image)
+    outs = {}
+    for model in (str(run), f"tiny-{paper.name}"):
+        out = tmp_path / ("by_name" if model.startswith("tiny") else "by_run")
+        assert cellrepro([paper.name, "predict", str(image), "--model", model, "--out", str(out),
+                          "--verbose", "0"]) == 0
+        outs[model] = pd.read_csv(out / "img_cells.csv")
+    pd.testing.assert_frame_equal(*outs.values())
+    assert cellrepro([paper.name, "export-preset", str(run), "tiny-" + paper.name, "--verbose", "0"]) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    # one byte changed: refused, naming the file and the sha256
+    damaged = tmp_path / "damaged"
+    shutil.copytree(store / f"tiny-{paper.name}", damaged / "bad-preset")
+    m = json.loads((damaged / "bad-preset" / "preset.json").read_text())
+    m["name"] = "bad-preset"
+    (damaged / "bad-preset" / "preset.json").write_text(json.dumps(m))
+    blob = bytearray((damaged / "bad-preset" / "model.keras").read_bytes())
+    blob[len(blob) // 2] ^= 0xFF
+    (damaged / "bad-preset" / "model.keras").write_bytes(bytes(blob))
+    monkeypatch.setenv("CELLREPRO_PRESETS", os.pathsep.join([str(store), str(damaged)]))
+    assert cellrepro([paper.name, "predict", str(image), "--model", "bad-preset", "--out", str(tmp_path / "x"),
+                      "--verbose", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "sha256" in err and "model.keras" in err and not (tmp_path / "x").exists()
+    other = next(p for p in PAPERS if p != paper.name)
+    assert cellrepro([other, "predict", str(image), "--model", f"tiny-{paper.name}", "--out", str(tmp_path / "y"),
+                      "--verbose", "0"]) == 2
+    assert f"preset of {paper.name}" in capsys.readouterr().err
+
+
+def test_train_from_a_preset_loads_its_weights(paper, trained, tmp_path, monkeypatch, capsys):
+    """train --from NAME trains the preset's row from its weights (init.json says what was loaded),
+    refuses --row of another row, and records init_from so a resume cannot mix sources."""
+    run = trained(paper)
+    store = tmp_path / "presets"
+    monkeypatch.setenv("CELLREPRO_PRESETS", str(store))
+    assert cellrepro([paper.name, "export-preset", str(run), "p", "--verbose", "0"]) == 0
+    out = tmp_path / "fine"
+    assert cellrepro([paper.name, "train", "--from", "p", "--data", paper.tiny_data, "--epochs", "1",
+                      "--out", str(out), "--verbose", "1"]) == 0
+    said = capsys.readouterr().out
+    assert "started from preset p" in said
+    cfg = json.loads((out / "config.json").read_text())
+    assert cfg["init_from"] == "p" and cfg["variant_name"] == json.loads((run / "config.json").read_text())[
+        "variant_name"]
+    reports = [json.loads(p.read_text()) for p in sorted(out.rglob("init.json"))]
+    assert reports and all(r["layers loaded"] > 0 for r in reports)
+    assert all(r["layers re-initialised"] == [] for r in reports)   # same classes: everything loads
+    other_rows = [r for r in paper.rows if r != cfg["variant_name"] and r != paper.default_row]
+    if other_rows:
+        assert cellrepro([paper.name, "train", "--from", "p", "--row", other_rows[0], "--out",
+                          str(tmp_path / "r"), "--verbose", "0"]) == 2
+        assert "leave --row out" in capsys.readouterr().err
+    assert cellrepro([paper.name, "train", "--from", "no-such-preset", "--out", str(tmp_path / "n"),
+                      "--verbose", "0"]) == 2
+    assert "no run folder, model file or preset" in capsys.readouterr().err
