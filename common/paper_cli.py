@@ -31,6 +31,7 @@ _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".svs", ".ndpi",
 CELLS_SUFFIX, GEOJSON_SUFFIX, OVERLAY_SUFFIX = "_cells.csv", ".geojson", "_overlay.png"
 COUNTS_FILE = "counts.csv"
 SLIDES_FILE = "slides.csv"    # the summary of the slides of a call (one row per slide)
+MODEL_HELP = "a run folder written by train (or its model.keras), or a preset's name (cellrepro presets)"
 
 
 class _Formatter(argparse.RawDescriptionHelpFormatter):
@@ -149,7 +150,7 @@ class PaperCLI:
                                           "overlays", formatter_class=_Formatter)
         q.add_argument("images", nargs="+", help="image or slide files (SVS, NDPI, MRXS, pyramidal TIFF ...), "
                                                  "folders of them, or glob patterns")
-        q.add_argument("--model", required=True, help="a run folder written by train (or its model.keras), or a preset's name (cellrepro presets)")
+        q.add_argument("--model", required=True, help=MODEL_HELP)
         q.add_argument("--out", required=True, help="folder for the output files")
         detection(q)
         q.add_argument("--overlay", action="store_true",
@@ -175,7 +176,7 @@ class PaperCLI:
 
         e = sub.add_parser("evaluate", help="precision / recall / F1 of a run on a split",
                            formatter_class=_Formatter)
-        e.add_argument("--model", required=True, help="a run folder written by train (or its model.keras), or a preset's name (cellrepro presets)")
+        e.add_argument("--model", required=True, help=MODEL_HELP)
         data(e)
         e.add_argument("--out", default=None, help="write OUT/metrics.csv (one row per split and radius)")
         e.add_argument("--split", nargs="+", default=["test"], choices=("train", "val", "test", "all"),
@@ -188,7 +189,8 @@ class PaperCLI:
                            formatter_class=_Formatter)
         x.add_argument("run", help="the run folder (trained and calibrated)")
         x.add_argument("name", help="the preset's name (letters, digits, '.', '_', '-')")
-        x.add_argument("--out", default=None, help="folder of presets (default: the first folder in $CELLREPRO_PRESETS)")
+        x.add_argument("--out", default=None,
+                       help="folder of presets (default: the first folder in $CELLREPRO_PRESETS)")
         x.add_argument("--description", default="", help="one line on what the preset is for")
         x.add_argument("--licence", default="", help="the licence of its training data (e.g. 'research use only')")
         x.add_argument("--metrics", default=None, metavar="CSV",
