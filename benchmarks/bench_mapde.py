@@ -22,7 +22,9 @@ import os
 import sys
 import time
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# --code PATH (read before the imports): time another checkout's code with this script (before / after)
+_CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else None
+sys.path.insert(0, os.path.abspath(_CODE) if _CODE else os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from common.logs import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()   # no TensorFlow start-up lines in the benchmark output
@@ -43,6 +45,19 @@ def _timed(fn):
     return time.perf_counter() - t, out
 
 
+def _source(fn) -> str:
+    import inspect
+
+    return inspect.getsource(fn)
+
+
+def _commit(path: str) -> str:
+    import subprocess
+
+    res = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
+    return res.stdout.strip() or "?"
+
+
 def run(side: int, width: float, repeats: int) -> pd.DataFrame:
     cfg = MapDeConfig(width=width)
     keras.utils.set_random_seed(0)
@@ -56,7 +71,8 @@ def run(side: int, width: float, repeats: int) -> pd.DataFrame:
         t, maps = _timed(lambda: pred.maps(img))
         best = t if best is None else min(best, t)
     rows = [{"stage": "network (tiled)", "seconds": best,
-             "detail": f"{n_tiles} tiles of 252, margin {pred.margin}, batches of {pred.batch_size}"}]
+             "detail": f"{n_tiles} tiles of 252, margin {pred.margin}, batches of {pred.batch_size}"
+                       + (", compiled" if "predict_on_batch" in _source(pred.forward) else ", eager")}]
     thr = float(np.quantile(maps["map"], 0.99))
     for name, method in (("post: Proposed (deconv)", "deconv"), ("post: MapDe-Peak", "peak"),
                          ("post: MapDe-feat(L-1)", "feat")):
@@ -80,12 +96,20 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default="results/benchmarks/mapde")
     p.add_argument("--quick", action="store_true", help="smoke size: 512 x 512, width 1/32")
+    p.add_argument("--code", default=None, help="time the code of another checkout (e.g. the commit before a "
+                                                "change), with this script")
+    p.add_argument("--baseline", default=None, metavar="CSV",
+                   help="a CSV this script wrote with --code, shown above this run's rows (timed back to back)")
     a = p.parse_args(argv)
     t0 = time.time()
     df = run(512, 1 / 32, a.repeats) if a.quick else run(2000, 1.0, a.repeats)
+    code = os.path.abspath(a.code) if a.code else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    df.insert(0, "code", f"commit {_commit(code)}" + ("" if a.code is None else " (--code)"))
+    if a.baseline:
+        df = pd.concat([pd.read_csv(a.baseline), df], ignore_index=True)
     meta = {"what": "MapDe inference time split into network and post-processing (best of "
                     f"{a.repeats}); random image and weights",
-            "command": "python benchmarks/bench_mapde.py" + (" --quick" if a.quick else ""),
+            "command": "python benchmarks/bench_mapde.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "hardware": hardware_summary(), "wall time": f"{time.time() - t0:.0f} s"}
     write_table(df.set_index("image"), a.out, "MapDe inference time", meta, floatfmt=".2f")
     print(df.to_string(index=False))
