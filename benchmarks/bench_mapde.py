@@ -58,7 +58,7 @@ def _commit(path: str) -> str:
     return res.stdout.strip() or "?"
 
 
-def run(side: int, width: float, repeats: int) -> pd.DataFrame:
+def run(side: int, width: float, repeats: int, bf16: bool = False) -> pd.DataFrame:
     cfg = MapDeConfig(width=width)
     keras.utils.set_random_seed(0)
     model = build_mapde(cfg)
@@ -73,6 +73,14 @@ def run(side: int, width: float, repeats: int) -> pd.DataFrame:
     rows = [{"stage": "network (tiled)", "seconds": best,
              "detail": f"{n_tiles} tiles of 252, margin {pred.margin}, batches of {pred.batch_size}"
                        + (", compiled" if "predict_on_batch" in _source(pred.forward) else ", eager")}]
+    if bf16:   # the same network computing in bfloat16 (MapDePredictor(precision="bfloat16"))
+        fast = MapDePredictor(model, cfg, precision="bfloat16")
+        fast.maps(img[:252, :252])
+        t16 = min(_timed(lambda: fast.maps(img))[0] for _ in range(repeats))
+        diff = float(np.max(np.abs(fast.maps(img)["map"] - maps["map"])))
+        rows.append({"stage": "network (tiled), bfloat16", "seconds": t16,
+                     "detail": f"same tiles; max abs map change {diff:.3g} (map range "
+                               f"{float(maps['map'].min()):.2f} to {float(maps['map'].max()):.2f})"})
     thr = float(np.quantile(maps["map"], 0.99))
     for name, method in (("post: Proposed (deconv)", "deconv"), ("post: MapDe-Peak", "peak"),
                          ("post: MapDe-feat(L-1)", "feat")):
@@ -96,13 +104,14 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=int, default=1)
     p.add_argument("--out", default="results/benchmarks/mapde")
     p.add_argument("--quick", action="store_true", help="smoke size: 512 x 512, width 1/32")
+    p.add_argument("--bf16", action="store_true", help="also time the network in bfloat16 (precision='bfloat16')")
     p.add_argument("--code", default=None, help="time the code of another checkout (e.g. the commit before a "
                                                 "change), with this script")
     p.add_argument("--baseline", default=None, metavar="CSV",
                    help="a CSV this script wrote with --code, shown above this run's rows (timed back to back)")
     a = p.parse_args(argv)
     t0 = time.time()
-    df = run(512, 1 / 32, a.repeats) if a.quick else run(2000, 1.0, a.repeats)
+    df = run(512, 1 / 32, a.repeats, a.bf16) if a.quick else run(2000, 1.0, a.repeats, a.bf16)
     code = os.path.abspath(a.code) if a.code else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     df.insert(0, "code", f"commit {_commit(code)}" + ("" if a.code is None else " (--code)"))
     if a.baseline:

@@ -59,7 +59,8 @@ def _cmd_presets(args) -> int:
         return 0
     for p in found:
         m = p.manifest
-        classes = ", ".join(m.get("class_names") or []) or "-"
+        classes = (", ".join(m.get("class_names") or []) or "-") if m.get("classifies", True) else \
+            "none (detection only)"
         mpp = f"{m['mpp']:g} um/px" if isinstance(m.get("mpp"), (int, float)) else "mpp -"
         size = sum((m.get("bytes") or {}).values()) / 1e6
         print(f"{p.name}  ({p.paper}, row {m.get('row')}, {mpp}, classes: {classes}, {size:.1f} MB)")

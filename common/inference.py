@@ -192,6 +192,31 @@ def receptive_field(model) -> tuple[float, float]:
 # predictor
 
 
+PRECISIONS = ("float32", "bfloat16")
+
+
+def at_precision(model, precision: str = "float32"):
+    """``model`` itself (``float32``) or an inference copy computing in bfloat16 (``bfloat16``: the
+    ``mixed_bfloat16`` policy, float32 weights and outputs), rebuilt from its config with its weights.
+
+    On CPUs with AMX or AVX512-BF16 (recent Xeons) the copy runs about 2.5 times faster; maps differ by
+    about 1 % of their range. Elsewhere bfloat16 is emulated and slower: measure before using it.
+    """
+    precision = _checks.one_of(precision, PRECISIONS, "precision")
+    if precision == "float32":
+        return model
+    import keras
+
+    before = keras.config.dtype_policy()
+    keras.config.set_dtype_policy("mixed_bfloat16")
+    try:
+        copy = type(model).from_config(model.get_config())
+    finally:
+        keras.config.set_dtype_policy(before)
+    copy.set_weights(model.get_weights())
+    return copy
+
+
 def run_folder(path, paper: str | None = None) -> str:
     """The run folder of a path: the folder itself, the folder of a file inside one (``model.keras``),
     or a preset's folder when ``path`` names a preset (of ``paper``, checked against its sha256).

@@ -161,7 +161,8 @@ def _model_files(run: str) -> list:
 
 
 def export_preset(paper, run, name: str, out, *, version: str = "1", description: str = "", licence: str = "",
-                  metrics: dict | None = None, training: dict | None = None, overwrite: bool = False) -> Preset:
+                  metrics: dict | None = None, training: dict | None = None, method: str | None = None,
+                  overwrite: bool = False) -> Preset:
     """Turns a run folder into a preset in ``out/<name>``: the run's files, each model saved without its
     optimizer (smaller; a preset predicts and fine-tunes, it does not resume), and the manifest.
 
@@ -171,6 +172,8 @@ def export_preset(paper, run, name: str, out, *, version: str = "1", description
         name: the preset's name (letters, digits, ``-``, ``_``, ``.``).
         out: the folder that holds presets (``$CELLREPRO_PRESETS``, a package's ``presets``).
         metrics, training: recorded in the manifest (test metrics; command, data, split, CPU hours ...).
+        method: the preset's default location method, one the run calibrated (chosen on validation);
+            default: the run's.
     """
     import re
 
@@ -207,10 +210,20 @@ def export_preset(paper, run, name: str, out, *, version: str = "1", description
             shutil.copy2(os.path.join(run, f), os.path.join(tmp, f))
     with open(os.path.join(tmp, "data.json"), encoding="utf-8") as f:
         data = json.load(f)
+    with open(os.path.join(tmp, "postprocess.json"), encoding="utf-8") as f:
+        post = json.load(f)
+    if method is not None:
+        if method not in post.get("params", {}):
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ValueError(f"{run} calibrated {sorted(post.get('params', {}))}, not {method!r}")
+        post["method"] = method
+        atomic_write_text(os.path.join(tmp, "postprocess.json"), json.dumps(post, indent=2) + "\n")
     manifest = {"name": name, "version": str(version), "paper": paper.name, "row": cfg.variant_name,
                 "description": description, "licence": licence, "mpp": data.get("mpp") or paper.mpp,
-                "class_names": data.get("class_names"), "data": data.get("description"),
-                "config": cfg.describe(), "metrics": metrics or {}, "training": training or {},
+                "class_names": data.get("class_names"), "classifies": bool(paper.classifies(run, cfg)),
+                "data": data.get("description"),
+                "method": post.get("method"), "config": cfg.describe(), "metrics": metrics or {},
+                "training": training or {},
                 "sha256": {rel: sha256(os.path.join(tmp, rel)) for rel in models},
                 "bytes": {rel: os.path.getsize(os.path.join(tmp, rel)) for rel in models}}
     atomic_write_text(os.path.join(tmp, MANIFEST), json.dumps(manifest, indent=2, sort_keys=True) + "\n")

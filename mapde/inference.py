@@ -130,16 +130,21 @@ class MapDePredictor(Predictor):
     tile_size = INPUT_SIZE
     TILE_MARGIN = 16
 
-    def __init__(self, model, config, postprocess=None, class_names=None, folder=None, *, batch_size: int = 4):
+    def __init__(self, model, config, postprocess=None, class_names=None, folder=None, *, batch_size: int = 4,
+                 precision: str = "float32"):
+        from common.inference import at_precision
+
         if not isinstance(model, (MapDe, MicroNet, SCCNN)):
             raise ValueError(f"model must be a MapDe, MicroNet or SCCNN, got {type(model).__name__}")
         super().__init__(model, config, postprocess, class_names, folder)
         self.batch_size = _checks.positive(batch_size, "batch_size", integer=True)
         self.kind = "mapde" if isinstance(model, MapDe) else "micronet" if isinstance(model, MicroNet) else "sccnn"
         self.methods = methods_for(self.kind)
+        self.precision = precision
+        self._net = at_precision(model, precision)   # the network inference runs (a bfloat16 copy, or the model)
         if self.kind != "sccnn":
             self.reach = receptive_field(model)[0]
-            self._fn = model.feature_model() if self.kind == "mapde" else model
+            self._fn = self._net.feature_model() if self.kind == "mapde" else self._net
 
     @property
     def margin(self) -> int:
@@ -153,8 +158,8 @@ class MapDePredictor(Predictor):
         out = self._fn.predict_on_batch(x)   # compiled (graph / jit): a quarter faster than an eager call
         if self.kind == "mapde":
             y, f = out
-            return np.concatenate([np.asarray(y), np.asarray(f)], axis=-1)[:n]
-        return np.asarray(out["main"] if isinstance(out, dict) else out)[:n]
+            return np.concatenate([np.asarray(y, np.float32), np.asarray(f, np.float32)], axis=-1)[:n]
+        return np.asarray(out["main"] if isinstance(out, dict) else out, np.float32)[:n]
 
     def split_maps(self, stacked):
         if self.kind == "mapde":
@@ -164,7 +169,7 @@ class MapDePredictor(Predictor):
 
     def maps(self, image, progress: bool = False) -> dict:
         if self.kind == "sccnn":
-            return {"map": sccnn_map(self.model, _checks.as_rgb_image(image, "image"))[..., None]}
+            return {"map": sccnn_map(self._net, _checks.as_rgb_image(image, "image"))[..., None]}
         return super().maps(image, progress=progress)
 
     def location_map(self, maps, image, method: str, deconv_input: str | None = None):

@@ -64,14 +64,15 @@ class MapDePaper(Paper):
             ys.append(t[r0:r0 + size, c0:c0 + size])
         return np.stack(xs).astype("float32"), np.stack(ys).astype("float32")
 
-    def open(self, folder, config, postprocess, class_names, *, batch_size: int = 4):
+    def open(self, folder, config, postprocess, class_names, *, batch_size: int = 4, precision: str = "float32"):
         import os
 
         from common.inference import load_keras
         from mapde.inference import MapDePredictor
 
         model = load_keras(os.path.join(folder, "model.keras"), self.model_classes, self.name)
-        return MapDePredictor(model, config, postprocess, class_names, folder, batch_size=batch_size)
+        return MapDePredictor(model, config, postprocess, class_names, folder, batch_size=batch_size,
+                              precision=precision)
 
     def classifies(self, folder, config):
         return bool(config.per_class)
@@ -84,9 +85,15 @@ class MapDePaper(Paper):
                                 help="what deconv deconvolves (default: the run's config; raw is the paper's)")
             parser.add_argument("--min-distance", type=int, default=None,
                                 help="peak distance (default: the run's calibrated one)")
+            parser.add_argument("--precision", choices=("float32", "bfloat16"), default="float32",
+                                help="bfloat16: about 2.5x faster on CPUs with AMX / AVX512-BF16 (recent Xeons), "
+                                     "maps within about 1%% (results/benchmarks/mapde.md); slower elsewhere")
 
     def configure(self, config, args):
         return config.with_overrides(per_class=True) if args.per_class else config
+
+    def load_options(self, args):
+        return {"precision": args.precision}
 
     def detect_options(self, args):
         out = super().detect_options(args)
