@@ -28,8 +28,9 @@ reproduce: install
 	$(BIN)/cellrepro reproduce --quick
 
 # The whole suite, then the contract's model tests again under the JAX backend (the GPU machines have JAX only).
+# Two pytest workers (pytest-xdist), each test file on one worker so module fixtures are built once.
 test: install-test lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile
 	$(MAKE) --no-print-directory test-jax
 
 test-jax: install-test
@@ -37,7 +38,7 @@ test-jax: install-test
 
 # The development loop: everything but the tests marked slow (under 3 minutes on 2 cores).
 test-fast: install-test lint
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -32,7 +32,7 @@ def test_train_with_classifier_then_predict_classes(tmp_path, user_folder, capsy
 
 def test_cli_errors(tmp_path, capsys):
     assert cli(["evaluate", "--model", str(tmp_path / "nothing")]) == 2
-    assert "no model at" in capsys.readouterr().err
+    assert "no run folder, model file or preset named" in capsys.readouterr().err
     assert cli(["train", "--data", str(tmp_path / "missing"), "--quick", "--out", str(tmp_path / "r")]) == 2
     assert "unknown dataset" in capsys.readouterr().err
     assert cli(["train", "--quick", "--set", "lerning_rate=1", "--out", str(tmp_path / "r")]) == 2

@@ -24,7 +24,6 @@ def test_points_csv_round_trip(tmp_path):
         ("image,x\nimg,1\n", "missing column"),
         ("image,x,y\nimg,1,abc\n", "non-numeric"),
         ("image,x,y\nimg,1,\n", "missing or non-numeric"),
-        ("image,x,y,class\nimg,1,2,\n", "empty class"),
         ("", "readable CSV"),
     ],
 )

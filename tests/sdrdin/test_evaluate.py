@@ -93,7 +93,7 @@ def test_bad_pipelines_are_refused():
     with pytest.raises(ValueError, match="2 class names"):
         net = SDRDIN(3, 32, 4, 3)
         SDRDINPredictor(net, tiny(), class_names=("a", "b"), classifier=net)
-    with pytest.raises(FileNotFoundError, match="no run folder or model file"):
+    with pytest.raises(FileNotFoundError, match="no run folder, model file or preset named"):
         load("/nonexistent/run")
 
 

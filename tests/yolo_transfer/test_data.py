@@ -80,7 +80,7 @@ def test_ultralytics_folder(tmp_path):
     ("0 0.5 0.5 0 0.2", "zero area"),
     ("0 0.95 0.5 0.2 0.2", "outside the image"),
     ("0 0.5 0.5 0.2", "expected 'class cx cy w h'"),
-    ("a 0.5 0.5 0.2 0.2", "not numbers"),
+    ("a 0.5 0.5 0.2 0.2", "expected numbers"),
 ])
 def test_ultralytics_bad_boxes_name_file_and_line(tmp_path, line, message):
     _ultra(tmp_path, ["0 0.5 0.5 0.1 0.1", line])
