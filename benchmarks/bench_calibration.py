@@ -72,6 +72,9 @@ def main(argv=None) -> int:
                     f"estimate, peak with its distance grid, feat) of the run {a.run}",
             "command": "python benchmarks/bench_calibration.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "hardware": hardware_summary(), "wall time": f"{time.time() - t_all:.0f} s"}
+    if a.baseline:
+        meta["before"] = (f"the --code rows come from {a.baseline}, written by `bench_calibration.py --code CHECKOUT "
+                          "--out ...` on the same machine just before this run (background work paused)")
     write_table(df.set_index("code"), a.out, "Calibration time", meta, floatfmt=".2f")
     print(df.to_string(index=False))
     return 0

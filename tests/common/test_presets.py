@@ -168,3 +168,21 @@ def test_the_wheel_ships_the_presets_and_they_load_outside_the_repository(tmp_pa
     for name in shipped:
         assert name in res.stdout
     assert res.stdout.count("sha256: ok") == len(shipped)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", sorted(_package_presets()))
+def test_each_shipped_preset_scores_its_recorded_test_f1(name, data_root):
+    """Every preset the packages ship, loaded by name, scores its test split at the F1 its manifest records
+    (the chosen method's row at its first radius): the weights, calibration and recorded table agree."""
+    pr = find(name)
+    paper = contract.get(pr.paper)
+    row = pr.manifest["metrics"]["table"][0]
+    assert {"F1", "TP", "radius"} <= set(row), f"{name}: the manifest's first row has no F1 / TP / radius"
+    data = pr.manifest["data"].split()[0]
+    if not os.path.isdir(os.path.join(data_root, {"crchisto": "crchistophenotypes"}.get(data, data))):
+        pytest.skip(f"real data not available: {data} is missing under {data_root}")
+    test = paper.load_split(data, "test", 0, data_root)
+    scores = paper.score(paper.load(name), test, [row["radius"]]).reset_index()
+    assert scores["F1"].iloc[0] == pytest.approx(row["F1"], abs=0.005)
+    assert int(scores["TP"].iloc[0]) == pytest.approx(row["TP"], rel=0.01)
