@@ -51,7 +51,9 @@ PRESETS = {
         "command": "python results/presets/curve.py runs/presets/sccnn-crchisto --epochs 5 10 20 30 40 --flag "
                    "'--set sccnn_epochs={}' -- python -m mapde train --model sccnn --data crchisto --quick "
                    "--set sccnn_width=0.5 --set sccnn_patches=20000 --radius 8",
-        "code": "d1013db"},
+        "code": "d1013db",
+        "cpu note": "a lower bound: the call that trained epochs 11-20 was killed by a session restart after "
+                    "training, before curve.csv recorded it, and its CPU time is not counted"},
     "awarenet-crchisto": {
         "paper": "awarenet", "data": "crchisto", "split": CRC_SPLIT, "licence": CRCHISTO, "radii": [8, 6, 10],
         "description": "AwareNet detector (ExpWeightType1 weighted Dice) + cell classifier, H&E at 0.5 um/px, "
@@ -145,7 +147,8 @@ def main(argv=None) -> int:
     training = {"command": spec["command"], "code commit": spec["code"], "data": spec["data"],
                 "split": spec["split"], "cpu hours": round(cpu_h, 2) if cpu_h else None,
                 "epochs": int(curve["trained epochs"].iloc[-1]) if curve is not None else None,
-                "hardware": hardware_summary() + " (2 cores)"}
+                "hardware": hardware_summary() + " (2 cores)",
+                **({"cpu note": spec["cpu note"]} if spec.get("cpu note") else {})}
     store = os.path.join(contract.package_root(paper), "presets")
     os.makedirs(store, exist_ok=True)
     preset = export_preset(paper, a.run, a.name, store, version="1", description=spec["description"],
@@ -155,10 +158,13 @@ def main(argv=None) -> int:
     if size > 25:
         raise SystemExit(f"{a.name}: {size:.1f} MB of model files, over the 25 MB the repository takes")
     out = os.path.join(os.path.dirname(os.path.abspath(__file__)), a.name)
+    note = f" ({spec['cpu note']})" if spec.get("cpu note") else ""
     meta = {"preset": f"{a.name} ({paper.name}), {size:.1f} MB of model files; `cellrepro presets` lists it",
             "data": f"{spec['data']}: {spec['split']}", "licence": spec["licence"],
             "config": preset.manifest["config"], "training": f"{training['epochs']} epochs, "
-                                                             f"{training['cpu hours']} CPU hours; {spec['command']} "
+                                                             f"{training['cpu hours']} CPU hours"
+                                                             f"{note}"
+                                                             f"; {spec['command']} "
                                                              f"(code of commit {spec['code']})",
             "method": f"{key or chosen or 'the run default'}, chosen by validation F1 at {radius:g} px "
                       f"({', '.join(f'{m}: {v:.3f}' for m, v in val_f1.items())})",
