@@ -36,7 +36,7 @@ test: install-test lint
 test-jax: install-test
 	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/contract/test_models.py
 
-# The development loop: everything but the tests marked slow (under 3 minutes on 2 cores).
+# The development loop: everything but the tests marked slow (tests/slow_tests.txt too): 676 tests in 169 s on 2 cores.
 test-fast: install-test lint
 	$(BIN)/python -m pytest -q -n 2 --dist loadfile -m "not slow"
 

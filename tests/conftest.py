@@ -146,3 +146,18 @@ def paper_cli(name):
     from common.cli import main
 
     return lambda argv: main([name, *argv])
+
+
+def _slow_tests() -> set:
+    """Test functions listed in ``tests/slow_tests.txt`` (measured durations of 5.5 s or more)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "slow_tests.txt")
+    with open(path, encoding="utf-8") as f:
+        return {line.strip() for line in f if line.strip() and not line.startswith("#")}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Marks the measured-slow tests ``slow`` (``make test-fast`` runs ``-m "not slow"``)."""
+    slow = _slow_tests()
+    for item in items:
+        if item.nodeid.split("[")[0] in slow:
+            item.add_marker(pytest.mark.slow)
