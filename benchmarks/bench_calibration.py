@@ -20,8 +20,10 @@ import os
 import sys
 import time
 
-_CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else None
-sys.path.insert(0, os.path.abspath(_CODE) if _CODE else os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# --code DIR (read before the imports): time another checkout's code with this script (before / after)
+import checkout  # noqa: E402
+
+CODE = checkout.use()
 from common.logs import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()
@@ -30,13 +32,6 @@ import pandas as pd  # noqa: E402
 
 from common import contract  # noqa: E402
 from common.reporting import hardware_summary, write_table  # noqa: E402
-
-
-def _commit(path: str) -> str:
-    import subprocess
-
-    res = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return res.stdout.strip() or "?"
 
 
 def main(argv=None) -> int:
@@ -61,8 +56,7 @@ def main(argv=None) -> int:
     t = time.time()
     cal = pred.calibrate(val, maps)
     t_cal = time.time() - t
-    code = os.path.abspath(a.code) if a.code else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    row = {"code": f"commit {_commit(code)}" + (" (--code)" if a.code else ""), "data": f"{a.data} val",
+    row = {"code": checkout.label(CODE, a.code is not None), "data": f"{a.data} val",
            "images": len(val), "methods": len(cal.params), "settings tried": len(cal.sweep),
            "calibrate s": round(t_cal, 2), "maps s (not in calibrate)": round(t_maps, 2)}
     df = pd.DataFrame([row])

@@ -18,13 +18,13 @@ Usage:
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import time
 
-# --code PATH (read before the imports): time another checkout's code with this script (before / after)
-_CODE = sys.argv[sys.argv.index("--code") + 1] if "--code" in sys.argv else None
-sys.path.insert(0, os.path.abspath(_CODE) if _CODE else os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+# --code DIR (read before the imports): time another checkout's code with this script (before / after)
+import checkout  # noqa: E402
+
+CODE = checkout.use()
 from common.logs import quiet_tensorflow  # noqa: E402
 
 quiet_tensorflow()   # no TensorFlow start-up lines in the benchmark output
@@ -49,13 +49,6 @@ def _source(fn) -> str:
     import inspect
 
     return inspect.getsource(fn)
-
-
-def _commit(path: str) -> str:
-    import subprocess
-
-    res = subprocess.run(["git", "-C", path, "rev-parse", "--short", "HEAD"], capture_output=True, text=True)
-    return res.stdout.strip() or "?"
 
 
 def run(side: int, width: float, repeats: int, bf16: bool = False) -> pd.DataFrame:
@@ -112,8 +105,7 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     t0 = time.time()
     df = run(512, 1 / 32, a.repeats, a.bf16) if a.quick else run(2000, 1.0, a.repeats, a.bf16)
-    code = os.path.abspath(a.code) if a.code else os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-    df.insert(0, "code", f"commit {_commit(code)}" + ("" if a.code is None else " (--code)"))
+    df.insert(0, "code", checkout.label(CODE, a.code is not None))
     if a.baseline:
         df = pd.concat([pd.read_csv(a.baseline), df], ignore_index=True)
     meta = {"what": "MapDe inference time split into network and post-processing (best of "
