@@ -51,13 +51,6 @@ def make_image(path: str, side: int) -> str:
     return path
 
 
-def measure(argv: list) -> tuple[float, float]:
-    """Wall seconds and peak resident memory (GB) of ``cellrepro ARGV`` in a fresh child process."""
-    from peak import run_measured
-
-    return run_measured(argv, ROOT)
-
-
 def cells_found(out: str) -> int:
     import pandas as pd
 
@@ -75,6 +68,7 @@ def main(argv=None) -> int:
     p.add_argument("--out", default=os.path.join(ROOT, "results", "benchmarks", "memory"))
     a = p.parse_args(argv)
     import pandas as pd
+    from peak import run_measured
 
     from common.contract import papers
     from common.presets import presets
@@ -95,8 +89,8 @@ def main(argv=None) -> int:
             run = os.path.join(tmp, "runs", name)
             sets = [x for k, v in short.items() for x in ("--set", f"{k}={v}")]
             t = time.time()
-            measure([name, "train", "--quick", "--data", "synthetic:images=4:size=256", *sets, "--out", run,
-                     "--verbose", "0"])
+            run_measured([name, "train", "--quick", "--data", "synthetic:images=4:size=256", *sets, "--out", run,
+                          "--verbose", "0"], ROOT)
             print(f"{name}: trained the quick architecture in {time.time() - t:.0f} s", flush=True)
             models.append((name, run, f"quick, {paper.default_row}"))
         if a.presets:
@@ -104,8 +98,8 @@ def main(argv=None) -> int:
         for paper, model, what in models:
             out_s, out_b = os.path.join(tmp, "o", model.replace("/", "_"), "s"), \
                 os.path.join(tmp, "o", model.replace("/", "_"), "b")
-            _, floor = measure([paper, "predict", small, "--model", model, "--out", out_s])
-            wall, peak = measure([paper, "predict", big, "--model", model, "--out", out_b])
+            _, floor = run_measured([paper, "predict", small, "--model", model, "--out", out_s], ROOT)
+            wall, peak = run_measured([paper, "predict", big, "--model", model, "--out", out_b], ROOT)
             rows.append({"paper": paper, "model": what, "image": f"{a.size} x {a.size}",
                          "peak RSS GB": round(peak, 2), "floor GB (256 px)": round(floor, 2),
                          "above floor GB": round(peak - floor, 2), "seconds": round(wall, 1),
