@@ -14,9 +14,12 @@
   2 six-panel training tiles). Points are the centres of the positive / negative nucleus components
   of the reference masks (``points_from_masks.csv``; components under 10 px dropped). Fixed split:
   train Bladder1, Lung1, 22_2; val 34_3; test 6_2, 799_2. A smoke-level real IHC set (594 nuclei).
-* a folder path holding ``images/`` (PNG/JPEG/TIFF) and ``points.csv`` (``image,x,y[,class]``),
-  optionally ``splits/{train,val,test}.txt``; without split files a fixed, seeded 70/15/15 split of
-  the sorted image names is made and stated in the returned list's ``description``.
+* a folder path holding ``images/`` (PNG/JPEG/TIFF) and its points: ``points.csv`` (``image,x,y[,class]``),
+  a QuPath measurement export saved as ``points.tsv`` (or ``.csv``; ``Image``, ``Class``, ``Centroid X px``,
+  ``Centroid Y px``), or ``geojson/<image>.geojson`` (QuPath's object export, one file per image); a blank
+  class is an unclassified cell (class -1); optionally ``splits/{train,val,test}.txt``; without split
+  files a fixed, seeded 70/15/15 split of the sorted image names is made and stated in the returned
+  list's ``description``.
 
 Real data are read from ``data_root`` (default: ``$CELLREPRO_DATA``, else ``../shared/data`` beside
 the repository or the working directory); they are never copied into the project.
@@ -32,7 +35,7 @@ from typing import Sequence
 import numpy as np
 
 from common import _checks
-from common.io import read_crchisto_mat, read_image, read_points_csv, read_voc_xml
+from common.io import point_annotations, read_crchisto_mat, read_folder_points, read_image, read_voc_xml
 from common.labels import encode_classes
 
 __all__ = ["SPLITS", "Sample", "SampleList", "align_classes", "check_data_name", "check_min_size", "class_counts",
@@ -279,8 +282,9 @@ _NAMED = {"crchisto": ("crchistophenotypes", "CRCHistoPhenotypes"), "bccd": ("bc
 
 def check_data_name(name, data_root=None) -> str:
     """A quick check of a data name or folder before anything is loaded: a known synthetic kind with
-    valid options, a named set present under ``data_root``, or a folder with ``images/`` and
-    ``points.csv``. Returns the name; raises ``ValueError`` / ``FileNotFoundError`` in one line."""
+    valid options, a named set present under ``data_root``, or a folder with ``images/`` and one
+    point annotation file or folder (:func:`common.io.point_annotations`). Returns the name; raises
+    ``ValueError`` / ``FileNotFoundError`` in one line."""
     name = os.fspath(name) if name is not None else ""
     if not name:
         raise ValueError("data must be a dataset name or folder, got ''")
@@ -298,11 +302,11 @@ def check_data_name(name, data_root=None) -> str:
         return name
     if os.path.isdir(name):
         _require_dir(os.path.join(name, "images"), f"images/ folder of {name}")
-        if not os.path.isfile(os.path.join(name, "points.csv")):
-            raise FileNotFoundError(f"{name}: missing points.csv (columns image,x,y[,class])")
+        point_annotations(name)
         return name
     if os.path.exists(name):
-        raise ValueError(f"--data {name} is a file: give a folder holding images/ and points.csv, or a data set name")
+        raise ValueError(f"--data {name} is a file: give a folder holding images/ and points.csv (or points.tsv, "
+                         "geojson/), or a data set name")
     raise FileNotFoundError(f"unknown dataset {name!r}: expected 'synthetic[:<kind>]', 'crchisto', 'bccd', "
                             "'deepliif' or an existing folder with images/ and points.csv")
 
@@ -494,10 +498,7 @@ def _clip_border(points, shape, csv, image):
 def _load_folder(folder, split, class_names=None, seed=0):
     img_dir = os.path.join(folder, "images")
     _require_dir(img_dir, f"images/ folder of {folder}")
-    csv = os.path.join(folder, "points.csv")
-    if not os.path.isfile(csv):
-        raise FileNotFoundError(f"{folder}: missing points.csv (columns image,x,y[,class])")
-    df = read_points_csv(csv)
+    df, csv = read_folder_points(folder)
     files, by_stem = {}, {}
     for f in sorted(os.listdir(img_dir)):
         stem, ext = os.path.splitext(f)

@@ -23,9 +23,14 @@ __all__ = [
     "VocAnnotation",
     "atomic_path",
     "atomic_write_text",
+    "GEOJSON_DIR",
+    "POINT_TABLES",
     "default_colours",
+    "point_annotations",
+    "read_folder_points",
     "read_crchisto_mat",
     "read_geojson",
+    "read_geojson_points",
     "read_image",
     "read_points_csv",
     "read_voc_xml",
@@ -89,45 +94,123 @@ def atomic_write_text(path, text: str) -> None:
 UNCLASSIFIED = ("", "-1", "unclassified")   # class labels that mean "a cell of no class" (class -1)
 
 
+#: The files a data folder's point annotations may be in (exactly one of them, or a ``geojson/`` folder).
+POINT_TABLES = ("points.csv", "points.tsv", "points.txt")
+#: A data folder's sub-folder of one QuPath GeoJSON export per image (``<image stem>.geojson``).
+GEOJSON_DIR = "geojson"
+#: QuPath measurement-table columns, by what they become here (QuPath 0.5 writes ``Classification``).
+_QUPATH = {"image": ("Image",), "x": ("Centroid X px",), "y": ("Centroid Y px",),
+           "class": ("Classification", "Class")}
+
+
 def read_points_csv(path) -> pd.DataFrame:
-    """Reads a points CSV with columns ``image,x,y[,class]`` (x = column, y = row, 0-based pixels).
+    """Reads a points table: columns ``image,x,y[,class]`` (x = column, y = row, 0-based pixels), or a
+    QuPath measurement export (``Image``, ``Class`` or ``Classification``, ``Centroid X px``,
+    ``Centroid Y px``; other columns ignored), comma- or tab-separated.
 
     A blank class, ``-1`` or ``unclassified`` marks a cell without a class (:data:`UNCLASSIFIED`): it is
-    read as the empty string.
+    read as the empty string. QuPath's coordinates are taken as written (its pixel centres sit at +0.5,
+    half a pixel from ours: far below any matching radius).
 
     Returns:
         DataFrame with columns image (str), x, y (float) and, if present, class (str).
     """
     path = _checks.existing_file(path, "path")
     try:
-        df = pd.read_csv(path, dtype={"image": str})
+        with open(path, encoding="utf-8-sig") as f:
+            header = f.readline()
+        sep = "\t" if "\t" in header else ","
+        df = pd.read_csv(path, sep=sep, dtype=str, keep_default_na=False, encoding="utf-8-sig")
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path}: not a readable CSV file ({exc})") from exc
     df.columns = [str(c).strip() for c in df.columns]
+    df = _from_qupath(df, path)
     missing = [c for c in ("image", "x", "y") if c not in df.columns]
     if missing:
-        raise ValueError(f"{path}: missing column(s) {missing}; expected image,x,y[,class], got {list(df.columns)}")
+        raise ValueError(f"{path}: missing column(s) {missing}; expected image,x,y[,class] or a QuPath measurement "
+                         f"export with Image and 'Centroid X px' / 'Centroid Y px', got {list(df.columns)[:8]}")
     for c in ("x", "y"):
-        vals = pd.to_numeric(df[c], errors="coerce")
+        vals = pd.to_numeric(df[c].str.strip(), errors="coerce")
         bad = vals.isna() | ~np.isfinite(vals.to_numpy(dtype=float, na_value=np.nan))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
             raise ValueError(f"{path}: column {c!r} has a missing or non-numeric value at data row {row + 1}")
         df[c] = vals.astype(np.float64)
-    if df["image"].isna().any():
-        row = int(np.flatnonzero(df["image"].isna().to_numpy())[0])
+    df["image"] = df["image"].str.strip()
+    if (df["image"] == "").any():
+        row = int(np.flatnonzero((df["image"] == "").to_numpy())[0])
         raise ValueError(f"{path}: empty image name at data row {row + 1}")
     cols = ["image", "x", "y"]
     if "class" in df.columns:
-        labels = df["class"].map(lambda v: "" if pd.isna(v) else _class_text(v)).str.strip()
+        labels = df["class"].map(_class_text).str.strip()
         df["class"] = labels.where(~labels.str.lower().isin(UNCLASSIFIED), "")
         cols.append("class")
     return df[cols].reset_index(drop=True)
 
 
+def _from_qupath(df: pd.DataFrame, path) -> pd.DataFrame:
+    """A QuPath measurement table renamed to ``image,x,y[,class]``; any other table unchanged."""
+    if {"image", "x", "y"} <= set(df.columns) or "Image" not in df.columns:
+        return df
+    if not any(c in df.columns for c in _QUPATH["x"]):
+        micron = [c for c in df.columns if c.startswith("Centroid X")]
+        if micron:
+            raise ValueError(f"{path}: QuPath centroids are in {micron[0][len('Centroid X '):]} ({micron[0]!r}), "
+                             "not pixels; export from an image without pixel calibration, or add x,y columns in "
+                             "pixels (microns / pixel size)")
+        return df
+    rename = {}
+    for ours, theirs in _QUPATH.items():
+        found = next((c for c in theirs if c in df.columns), None)
+        if found:
+            rename[found] = ours
+    return df.rename(columns=rename)
+
+
+def read_geojson_points(path, image: str) -> pd.DataFrame:
+    """One image's points from a GeoJSON file (QuPath's 'Export objects as GeoJSON', or ours) as a points
+    table: ``image,x,y,class`` with a blank class for objects without a classification."""
+    pts, names, _ = read_geojson(path)
+    labels = ["" if n is None else _class_text(n) for n in names]
+    df = pd.DataFrame({"image": image, "x": pts[:, 0] if len(pts) else [], "y": pts[:, 1] if len(pts) else [],
+                       "class": labels})
+    df["class"] = df["class"].where(~df["class"].str.lower().isin(UNCLASSIFIED), "")
+    return df.astype({"image": str, "x": np.float64, "y": np.float64, "class": str})
+
+
+def point_annotations(folder) -> str:
+    """The one file (or ``geojson/`` folder) holding a data folder's points; a clear error when there is
+    none or more than one."""
+    folder = os.fspath(folder)
+    found = [n for n in POINT_TABLES if os.path.isfile(os.path.join(folder, n))]
+    if os.path.isdir(os.path.join(folder, GEOJSON_DIR)):
+        found.append(GEOJSON_DIR + "/")
+    if not found:
+        raise FileNotFoundError(f"{folder}: no point annotations: add points.csv (columns image,x,y[,class]), a "
+                                "QuPath measurement export as points.tsv, or geojson/<image>.geojson files")
+    if len(found) > 1:
+        raise ValueError(f"{folder}: point annotations in both {found[0]} and {found[1]}; keep one of them")
+    return os.path.join(folder, found[0].rstrip("/"))
+
+
+def read_folder_points(folder) -> tuple[pd.DataFrame, str]:
+    """A data folder's points, from whichever of :data:`POINT_TABLES` or ``geojson/`` it has:
+    ``(table image,x,y[,class], the file or folder read)``."""
+    where = point_annotations(folder)
+    if os.path.isfile(where):
+        return read_points_csv(where), where
+    files = sorted(f for f in os.listdir(where) if f.lower().endswith((".geojson", ".json")))
+    if not files:
+        raise FileNotFoundError(f"{where}: no .geojson files (one per image, named after the image)")
+    frames = [read_geojson_points(os.path.join(where, f), os.path.splitext(f)[0]) for f in files]
+    return pd.concat(frames, ignore_index=True), where
+
+
 def _class_text(v) -> str:
     """A class label as text; a whole number without a decimal point (``2.0`` -> ``"2"``), so one class is
     one label however a spreadsheet wrote it."""
+    if v is None or (isinstance(v, float) and np.isnan(v)):
+        return ""
     text = str(v).strip()
     try:
         number = float(text)

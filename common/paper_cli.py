@@ -89,7 +89,8 @@ class PaperCLI:
             description=f"{paper.title}: reproduce the paper's table, train, predict, evaluate.")
         sub = p.add_subparsers(dest="command", required=True, metavar="{" + ",".join(VERBS) + "}")
         data_help = (f"'synthetic' (the embedded synthetic:{paper.synthetic}), 'synthetic:<kind>[:option=value]', "
-                     "'crchisto', 'bccd', 'deepliif', or a folder with images/ and points.csv")
+                     "'crchisto', 'bccd', 'deepliif', or a folder with images/ and points.csv (or a QuPath export: "
+                     "points.tsv or geojson/)")
 
         def common(q, seed=True):
             if seed:

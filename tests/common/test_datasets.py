@@ -140,3 +140,73 @@ def test_missing_real_data_is_a_clear_error(tmp_path):
         datasets.load("bccd", "test", data_root=tmp_path)
     with pytest.raises(FileNotFoundError, match="DeepLIIF Ki67 sample not found"):
         datasets.load("deepliif", "test", data_root=tmp_path)
+
+
+def _as_qupath(root, sep="\t", class_column="Class"):
+    """Rewrites make_folder's points.csv as a QuPath measurement export (extra columns, blank classes)."""
+    df = io.read_points_csv(root / "points.csv")
+    (root / "points.csv").unlink()
+    lines = [sep.join(["Image", "Object ID", "Name", class_column, "Parent", "ROI", "Centroid X px",
+                       "Centroid Y px", "Nucleus: Area px^2"])]
+    for k, r in df.iterrows():
+        cls = "" if k % 4 == 3 else r["class"]
+        lines.append(sep.join([r["image"], f"id{k}", "", cls, "Image", "Polygon", f"{r.x:.2f}", f"{r.y:.2f}", "40"]))
+    (root / "points.tsv").write_text("\n".join(lines) + "\n", encoding="utf-8-sig")
+    return df
+
+
+@pytest.mark.parametrize("sep, class_column", [("\t", "Class"), ("\t", "Classification"), (",", "Class")])
+def test_user_folder_from_a_qupath_measurement_export(tmp_path, sep, class_column):
+    make_folder(tmp_path / "ours")
+    make_folder(tmp_path / "qp")
+    truth = _as_qupath(tmp_path / "qp", sep, class_column)
+    ours, theirs = datasets.load(tmp_path / "ours", "all"), datasets.load(tmp_path / "qp", "all")
+    assert [s.name for s in theirs] == [s.name for s in ours]
+    assert theirs.class_names == ("immune", "tumour")
+    for a, b in zip(ours, theirs):
+        np.testing.assert_allclose(b.points, a.points, atol=0.006)
+    truth["cls"] = [-1 if k % 4 == 3 else ("immune", "tumour").index(c) for k, c in enumerate(truth["class"])]
+    for s in theirs:   # a blank class: unclassified (-1), scored for detection only
+        np.testing.assert_array_equal(s.classes, truth.loc[truth["image"] == s.name + ".png", "cls"])
+    assert "unclassified" in theirs.description
+
+
+def test_user_folder_from_qupath_geojson(tmp_path):
+    import json
+
+    make_folder(tmp_path, n=2)
+    (tmp_path / "points.csv").unlink()
+    (tmp_path / "geojson").mkdir()
+    square = [[[10, 5], [14, 5], [14, 9], [10, 9], [10, 5]]]   # a cell outline: centroid (12, 7)
+    feats = [{"type": "Feature", "geometry": {"type": "Polygon", "coordinates": square},
+              "properties": {"objectType": "cell", "classification": {"name": "tumour", "color": [200, 0, 0]}}},
+             {"type": "Feature", "geometry": {"type": "MultiPoint", "coordinates": [[3, 4], [20.5, 15]]},
+              "properties": {"objectType": "annotation", "classification": {"name": "immune"}}},
+             {"type": "Feature", "geometry": {"type": "Point", "coordinates": [25, 2]}, "properties": {}}]
+    (tmp_path / "geojson" / "s0.geojson").write_text(json.dumps({"type": "FeatureCollection", "features": feats}))
+    io.write_geojson(tmp_path / "geojson" / "s1.png.geojson", [[1.0, 2.0]], classes=["tumour"])
+    s0, s1 = datasets.load(tmp_path, "all")
+    np.testing.assert_allclose(s0.points, [[12, 7], [3, 4], [20.5, 15], [25, 2]])
+    assert s0.class_names == ("immune", "tumour")
+    np.testing.assert_array_equal(s0.classes, [1, 0, 0, -1])
+    np.testing.assert_allclose(s1.points, [[1, 2]])   # our own GeoJSON output reads back
+    np.testing.assert_array_equal(s1.classes, [1])
+
+
+def test_user_folder_point_files_errors(tmp_path):
+    make_folder(tmp_path / "both")
+    (tmp_path / "both" / "geojson").mkdir()
+    with pytest.raises(ValueError, match="both points.csv and geojson/; keep one"):
+        datasets.check_data_name(tmp_path / "both")
+    (tmp_path / "none" / "images").mkdir(parents=True)
+    with pytest.raises(FileNotFoundError, match="points.csv .* points.tsv, or geojson"):
+        datasets.check_data_name(tmp_path / "none")
+    make_folder(tmp_path / "um")
+    (tmp_path / "um" / "points.csv").unlink()
+    (tmp_path / "um" / "points.tsv").write_text("Image\tClass\tCentroid X µm\tCentroid Y µm\ns0.png\ttumour\t1.5\t2\n")
+    with pytest.raises(ValueError, match="points.tsv: QuPath centroids are in µm .* pixels"):
+        datasets.load(tmp_path / "um", "all")
+    (tmp_path / "um" / "points.tsv").write_text("Image\tClass\tCentroid X px\tCentroid Y px\n"
+                                                "s0.png\ttumour\t1.5\tn/a\n")
+    with pytest.raises(ValueError, match="column 'y' has a missing or non-numeric value at data row 1"):
+        datasets.load(tmp_path / "um", "all")
