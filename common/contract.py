@@ -238,10 +238,13 @@ class Paper:
         """Evaluate's table of one split: Precision / Recall / F1 / TP / FP / FN per radius (and the
         weighted class scores when the detections carry classes), classes matched by name."""
         from common.evaluation import score
+        from common.inference import warn_degenerate
         from common.progress import progress_bar
 
         dets = [predictor.predict(s.image, **detect) for s in progress_bar(
             samples, desc="evaluate", unit="image", enabled=progress)]
+        warn_degenerate([(s.name, d, s.image.shape, len(s.points)) for s, d in zip(samples, dets)],
+                        getattr(samples, "description", ""))
         return score(dets, samples, radii)
 
     def reproduce(self, **kwargs) -> dict:

@@ -58,6 +58,11 @@ class Calibration:
             raise ValueError(f"the default method {self.method!r} has no parameters in {sorted(self.params)}")
 
 
+#: Fewer validation cells than this (or one image) make calibration warn: a threshold chosen on a handful
+#: of cells is mostly noise.
+MIN_CALIBRATION_CELLS = 20
+
+
 def calibrate_run(predictor, val, run_dir, maps=None):
     """Calibrates ``predictor`` on the validation samples and writes ``postprocess.json`` and ``sweep.csv``
     into ``run_dir``; returns the predictor with its new post-processing.
@@ -65,10 +70,17 @@ def calibrate_run(predictor, val, run_dir, maps=None):
     ``maps`` may hold the validation maps already computed (one dict per sample)."""
     from common.training import RunDir
 
+    cells = int(sum(len(s.points) for s in val))
+    weak = len(val) < 2 or cells < MIN_CALIBRATION_CELLS
+    if weak:
+        warnings.warn(f"calibrating the detection threshold on {len(val)} validation image(s) holding {cells} "
+                      f"cell(s): too few to trust (at least {MIN_CALIBRATION_CELLS} cells on 2 or more images); "
+                      "name more images in the data folder's splits/val.txt, or annotate more", stacklevel=2)
     cal = predictor.calibrate(val, maps=maps)
     run = RunDir(run_dir)
     run.write_postprocess(cal.method, cal.params, cal.sweep,
-                          source=f"validation split ({len(val)} images), best {cal.criterion}")
+                          source=f"validation split ({len(val)} images, {cells} cells), best {cal.criterion}"
+                                 + ("; too few to trust" if weak else ""))
     predictor.postprocess = run.postprocess()
     return predictor
 

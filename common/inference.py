@@ -19,7 +19,8 @@ import numpy as np
 
 from common import _checks
 
-__all__ = ["Detections", "Predictor", "load_keras", "receptive_field", "resolve_run", "run_folder"]
+__all__ = ["Detections", "Predictor", "degenerate", "load_keras", "receptive_field", "resolve_run", "run_folder",
+           "val_density", "warn_degenerate"]
 
 
 @dataclass
@@ -123,6 +124,72 @@ _ELEMENTWISE = {"InputLayer", "Activation", "ReLU", "BatchNormalization", "Dropo
                 "StopGradient", "LayerNormalization", "Identity", "Rescaling", "Normalization", "Cropping2D",
                 "ZeroPadding2D", "PerImageStandardization"}
 _MERGE = {"Concatenate", "Add", "Multiply", "Average", "Maximum", "Minimum", "Subtract"}
+
+
+def degenerate(points, scores, shape, expected: float | None = None) -> list[str]:
+    """Signs that a model's detections on one image are not cells, as sentences (empty when none).
+
+    Checked: no cells at all on an image of 128 x 128 px or more; 20 or more cells with one score
+    (a flat map, or a head that learnt a constant); a regular grid (20 or more cells whose nearest-neighbour
+    distances vary by under 5 %: a point model emitting its anchors, a map of tile seams); and, given
+    ``expected`` (the count the training data's validation density predicts for this image), a count
+    under a fifth or over five times it.
+    """
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    scores = np.asarray(scores, dtype=np.float64).reshape(-1)
+    n, out = len(pts), []
+    if n == 0:
+        if shape[0] >= 128 and shape[1] >= 128:
+            out.append("no cells found")
+        return out
+    if n >= 20 and np.ptp(scores) <= 1e-6 * max(1.0, float(np.abs(scores).max())):
+        out.append(f"all {n} cells have the same score ({scores[0]:.4g})")
+    if n >= 20:
+        from scipy.spatial import cKDTree
+
+        d = cKDTree(pts).query(pts, k=2)[0][:, 1]
+        if d.mean() > 0 and d.std() / d.mean() < 0.05:
+            out.append(f"the {n} cells lie on a regular grid ({d.mean():.1f} px apart)")
+    if expected is not None and expected >= 20 and not expected / 5 <= n <= expected * 5:
+        out.append(f"{n} cells where the validation data's density predicts about {expected:.0f}")
+    return out
+
+
+def warn_degenerate(found, what: str = "") -> int:
+    """Warns once for the images whose detections look degenerate (:func:`degenerate`).
+
+    Args:
+        found: ``(image name, Detections, image shape, expected count or None)`` per image.
+        what: where the images come from, for the message (e.g. ``"the test split"``).
+
+    Returns:
+        The number of images flagged.
+    """
+    import warnings
+
+    flagged = [(name, why) for name, det, shape, expected in found
+               for why in [degenerate(det.points, det.scores, shape[:2], expected)] if why]
+    if flagged:
+        shown = "; ".join(f"{name}: {', '.join(why)}" for name, why in flagged[:3])
+        more = f" (and {len(flagged) - 3} more)" if len(flagged) > 3 else ""
+        warnings.warn(f"{len(flagged)} of {len(found)} image(s){' of ' + what if what else ''} look degenerate - "
+                      f"{shown}{more}; look at an overlay (predict --overlay) before trusting these cells",
+                      UserWarning, stacklevel=2)
+    return len(flagged)
+
+
+def val_density(folder) -> float | None:
+    """Cells per megapixel of a run's validation split (``data.json``), or None when not recorded."""
+    import json
+
+    try:
+        with open(os.path.join(folder, "data.json"), encoding="utf-8") as f:
+            data = json.load(f) or {}
+    except (OSError, ValueError, TypeError):
+        return None
+    cells, mpx = data.get("val_cells"), data.get("val_megapixels")
+    return float(cells) / mpx if isinstance(cells, (int, float)) and isinstance(mpx, (int, float)) and mpx > 0 \
+        else None
 
 
 def _pair(v):

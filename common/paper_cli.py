@@ -22,13 +22,13 @@ import time
 import traceback
 
 __all__ = ["PaperCLI", "VERBS", "check_out_dir", "check_out_path", "expand_images", "finite_float", "overlay",
-           "output_names"]
+           "output_names", "read_truth"]
 
 VERBS = ("reproduce", "train", "predict", "evaluate", "export-preset")
 _IMAGE_EXT = (".png", ".jpg", ".jpeg", ".tif", ".tiff", ".bmp", ".svs", ".ndpi", ".mrxs", ".scn", ".vms", ".vmu",
               ".bif", ".svslide")
 # per-image output suffixes; the per-call files (counts.csv) end in none of them, so no input name collides
-CELLS_SUFFIX, GEOJSON_SUFFIX, OVERLAY_SUFFIX = "_cells.csv", ".geojson", "_overlay.png"
+CELLS_SUFFIX, GEOJSON_SUFFIX, OVERLAY_SUFFIX = "_cells.csv", ".geojson", "_overlay.jpg"
 COUNTS_FILE = "counts.csv"
 SLIDES_FILE = "slides.csv"    # the summary of the slides of a call (one row per slide)
 MODEL_HELP = "a run folder written by train (or its model.keras), or a preset's name (cellrepro presets)"
@@ -155,8 +155,12 @@ class PaperCLI:
         q.add_argument("--out", required=True, help="folder for the output files")
         detection(q)
         q.add_argument("--overlay", action="store_true",
-                       help=f"also write <image>{OVERLAY_SUFFIX} with the detections drawn (slides always get a "
-                            "thumbnail overlay)")
+                       help=f"also write <image>{OVERLAY_SUFFIX}: the detections drawn with a legend, downsampled to "
+                            f"{OVERLAY_MAX_SIDE} px when larger (slides always get a thumbnail overlay)")
+        q.add_argument("--truth", default=None, metavar="PATH",
+                       help="annotated cells to draw in the overlay as white crosses (implies --overlay): a points "
+                            "table (points.csv, a QuPath export) or a data folder, rows matched to the images by "
+                            "file name or stem")
         q.add_argument("--overwrite", action="store_true", help="replace output files that already exist (and redo "
                                                                 "finished slides)")
         s = q.add_argument_group("whole slides (a slide, or any image given --mpp, is read at the model's mpp)")
@@ -333,6 +337,7 @@ class PaperCLI:
         import numpy as np
         import pandas as pd
 
+        from common.inference import val_density, warn_degenerate
         from common.io import atomic_path, read_image, write_image
         from common.slides import is_slide
 
@@ -340,6 +345,8 @@ class PaperCLI:
         out = args.out
         check_out_path(out, folder=True)
         names = output_names(images)
+        truth = read_truth(args.truth, names) if args.truth else None
+        args.overlay = args.overlay or truth is not None
         slides = {stem: p for stem, p in names.items() if args.mpp is not None or is_slide(p)}
         names = {stem: p for stem, p in names.items() if stem not in slides}
         planned = [os.path.join(out, f) for stem in names for f in
@@ -363,13 +370,17 @@ class PaperCLI:
         check_out_dir(out)
         rc = self._slides(args, slides, slide_options, kwargs, pred) if slides else 0
         rows = []
+        density = val_density(pred.folder) if getattr(pred, "folder", None) else None
         for stem, path in names.items():
             image = read_image(path)
             det = pred.predict(image, progress=args.verbose >= 1, **kwargs)
+            warn_degenerate([(path, det, image.shape,
+                              density * image.shape[0] * image.shape[1] / 1e6 if density else None)])
             det.write_csv(os.path.join(out, stem + CELLS_SUFFIX), image=os.path.basename(path))
             det.write_geojson(os.path.join(out, stem + GEOJSON_SUFFIX), id_prefix=os.path.abspath(path))
             if args.overlay:
-                write_image(os.path.join(out, stem + OVERLAY_SUFFIX), overlay(image, det))
+                write_image(os.path.join(out, stem + OVERLAY_SUFFIX),
+                            overlay(image, det, truth=None if truth is None else truth.get(stem, np.zeros((0, 2)))))
             rows.append({"image": os.path.basename(path), "path": os.path.abspath(path), **det.counts()})
             _say(args, f"{path}: {len(det)} cells -> {os.path.join(out, stem)}{CELLS_SUFFIX}, {GEOJSON_SUFFIX}"
                        + (f", {OVERLAY_SUFFIX}" if args.overlay else ""))
@@ -485,6 +496,7 @@ class PaperCLI:
             _say(args, f"{samples.description}: {len(samples)} images")
         table = pd.concat(frames, ignore_index=True)
         print(to_markdown(table.set_index("split")))
+        print(radius_note(radii, {s.mpp for v in splits.values() for s in v}, self.paper.match_radius))
         if args.out:
             check_out_dir(args.out)
             path = os.path.join(args.out, "metrics.csv")
@@ -500,6 +512,20 @@ class PaperCLI:
         args = self.build_parser().parse_args(argv)
         args.argv = argv
         return run_verb(f"{self.prog} {args.command}", args)
+
+
+def radius_note(radii, mpps, paper_radius: float) -> str:
+    """The line under evaluate's table: what the matching radius is in micrometres at the data's mpp."""
+    mpps = {m for m in mpps if m}
+    px = ", ".join(f"{r:g}" for r in radii)
+    if len(mpps) == 1:
+        mpp = next(iter(mpps))
+        um = ", ".join(f"{r * mpp:.3g}" for r in radii)
+        where = f"{px} px = {um} um at the data's {mpp:g} um/px"
+    else:
+        where = f"{px} px (the data's um/px is " + ("mixed" if mpps else "not known") + ", so no um)"
+    return (f"A detection matches a true cell within {where}; this paper's default radius is {paper_radius:g} px "
+            "(each paper uses its own: compare papers at one radius with --radius).")
 
 
 def run_verb(label: str, args) -> int:
@@ -593,6 +619,26 @@ def expand_images(items) -> list:
     return unique
 
 
+def read_truth(path, names: dict) -> dict:
+    """``{stem: (M, 2) points}`` of ``--truth`` (a points table or a data folder) for the images in ``names``
+    (``{stem: path}``); refused in one line when it names none of them."""
+    from common.io import read_folder_points, read_points_csv
+
+    if os.path.isdir(path):
+        table, _ = read_folder_points(path)
+    elif os.path.isfile(path):
+        table = read_points_csv(path)
+    else:
+        raise FileNotFoundError(f"--truth {path}: no such file or folder")
+    stems = table["image"].map(lambda n: n if n in names else os.path.splitext(n)[0])
+    found = {stem: g[["x", "y"]].to_numpy() for stem, g in table.groupby(stems) if stem in names}
+    if not found:
+        raise ValueError(f"--truth {path} names none of the {len(names)} image(s) to predict (e.g. it has "
+                         f"{table['image'].iloc[0] if len(table) else 'no rows'!r}); rows are matched by file name "
+                         "or stem")
+    return found
+
+
 def output_names(images) -> dict:
     """``{stem: path}`` of the images to predict; two images of the same stem are refused."""
     names = {}
@@ -638,24 +684,96 @@ def check_out_dir(path) -> str:
     return path
 
 
-def overlay(image, det, radius: int = 4):
-    """The image with each detection drawn as a circle, or as its box with class and score (as the
-    YOLO paper's Fig. 2), coloured by class when classified."""
+#: The longer side of an overlay preview; larger images are drawn downsampled.
+OVERLAY_MAX_SIDE = 2048
+
+
+def overlay(image, det, radius: int = 4, truth=None, max_side: int = OVERLAY_MAX_SIDE):
+    """A preview of the detections on the image, with a legend that explains it.
+
+    Each detection is a circle (or its box with class and score, as the YOLO paper's Fig. 2), coloured
+    by class when classified, else by score on a colour bar; ``truth`` ((M, 2) points) adds the
+    annotated cells as white crosses. Images whose longer side exceeds ``max_side`` are downsampled
+    first, so the marks stay visible and the file small. The legend panel on the right names the
+    colours, the counts and the scale.
+
+    Returns:
+        The RGB preview (uint8).
+    """
     import cv2
     import numpy as np
 
     from common.io import default_colours
 
-    out = np.ascontiguousarray(image.copy())
-    colours = default_colours(det.class_names) if det.class_names else {}
-    for k, (x, y) in enumerate(det.points):
-        col = colours[det.class_names[det.classes[k]]] if det.classes is not None else (0, 255, 0)
+    h, w = image.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    img = np.ascontiguousarray(image[..., :3] if image.ndim == 3 else np.repeat(image[..., None], 3, -1))
+    out = cv2.resize(img, (max(1, round(w * scale)), max(1, round(h * scale))), interpolation=cv2.INTER_AREA) \
+        if scale < 1 else img.copy()
+    colours = default_colours(det.class_names) if det.classes is not None and det.class_names else {}
+    lo, hi = (float(det.scores.min()), float(det.scores.max())) if len(det.scores) else (0.0, 1.0)
+    bar = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(-1, 1), cv2.COLORMAP_VIRIDIS)[:, 0, ::-1]
+
+    def colour(k):
+        if colours:
+            return tuple(int(c) for c in colours[det.class_names[det.classes[k]]])
+        t = 0.5 if hi <= lo else (det.scores[k] - lo) / (hi - lo)
+        return tuple(int(c) for c in bar[int(round(255 * t))])
+
+    if truth is not None:
+        for x, y in np.asarray(truth, dtype=np.float64).reshape(-1, 2) * scale:
+            cv2.drawMarker(out, (int(round(x)), int(round(y))), (255, 255, 255), cv2.MARKER_CROSS, 2 * radius + 1, 1)
+    for k, (x, y) in enumerate(det.points * scale):
+        col = colour(k)
         if det.boxes is not None:
-            x0, y0, x1, y1 = (int(round(v)) for v in det.boxes[k])
-            cv2.rectangle(out, (x0, y0), (x1, y1), tuple(int(c) for c in col), 1)
+            x0, y0, x1, y1 = (int(round(v * scale)) for v in det.boxes[k])
+            cv2.rectangle(out, (x0, y0), (x1, y1), col, 1)
             label = (f"{det.class_names[det.classes[k]]} " if det.classes is not None else "") + f"{det.scores[k]:.2f}"
-            cv2.putText(out, label, (x0, max(y0 - 2, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.3, tuple(int(c) for c in col), 1,
-                        cv2.LINE_AA)
+            cv2.putText(out, label, (x0, max(y0 - 2, 8)), cv2.FONT_HERSHEY_SIMPLEX, 0.3, col, 1, cv2.LINE_AA)
             continue
-        cv2.circle(out, (int(round(x)), int(round(y))), radius, tuple(int(c) for c in col), 1, lineType=cv2.LINE_AA)
-    return out
+        cv2.circle(out, (int(round(x)), int(round(y))), radius, col, 1, lineType=cv2.LINE_AA)
+    legend = _legend(out.shape[0], det, colours, (lo, hi), bar, truth, scale)
+    if legend.shape[0] > out.shape[0]:   # a small image: white below it, so the legend is whole
+        out = np.concatenate([out, np.full((legend.shape[0] - out.shape[0], *out.shape[1:]), 255, np.uint8)])
+    return np.concatenate([out, legend], axis=1)
+
+
+def _legend(height: int, det, colours: dict, score_range, bar, truth, scale: float):
+    """The overlay's legend panel (white, 230 px wide): counts per class or the score colour bar, the
+    truth marker, the drawing scale."""
+    import cv2
+    import numpy as np
+
+    rows = 2 + (len(det.class_names) if colours else 8) + (truth is not None) + 1
+    panel = np.full((max(height, 24 * rows + 20), 230, 3), 255, np.uint8)
+    font, y = cv2.FONT_HERSHEY_SIMPLEX, 22
+
+    def text(s, x=10, size=0.45, colour=(0, 0, 0)):
+        cv2.putText(panel, s, (x, y), font, size, colour, 1, cv2.LINE_AA)
+
+    text(f"{len(det.points)} detections", size=0.55)
+    y += 24
+    if colours:
+        counts = np.bincount(det.classes, minlength=len(det.class_names)) if len(det.points) else \
+            np.zeros(len(det.class_names), np.int64)
+        for name, n in zip(det.class_names, counts):
+            cv2.circle(panel, (18, y - 5), 5, tuple(int(c) for c in colours[name]), 2, cv2.LINE_AA)
+            text(f"{name}: {int(n)}", x=32)
+            y += 22
+    else:
+        text("score", size=0.45)
+        top, length = y + 8, 120
+        panel[top:top + length, 12:28] = cv2.resize(bar[::-1][:, None, :], (16, length),
+                                                    interpolation=cv2.INTER_LINEAR)
+        y = top + 10
+        text(f"{score_range[1]:.3g}", x=34)
+        y = top + length
+        text(f"{score_range[0]:.3g}", x=34)
+        y += 24
+    if truth is not None:
+        cv2.drawMarker(panel, (18, y - 5), (0, 0, 0), cv2.MARKER_CROSS, 9, 1)
+        text(f"annotated: {len(np.asarray(truth).reshape(-1, 2))}", x=32)
+        y += 22
+    if scale < 1:
+        text(f"drawn at 1/{1 / scale:.3g} scale", size=0.4, colour=(90, 90, 90))
+    return panel

@@ -147,7 +147,8 @@ class RunDir:
         return self.model_path
 
     def write_data(self, train, val, **extra) -> str:
-        """``data.json``: the data description, class names and split sizes of a training run."""
+        """``data.json``: the data description, class names, mpp, and the sizes and image names of the
+        training and validation splits of a training run."""
         import numpy as np
 
         counts = np.zeros(len(train[0].class_names), np.int64)
@@ -159,6 +160,9 @@ class RunDir:
             "description": getattr(train, "description", ""), "class_names": list(train[0].class_names),
             "mpp": next(iter(mpps)) if len(mpps) == 1 else None,
             "train_images": len(train), "val_images": len(val),
+            "train_names": [str(s.name) for s in train], "val_names": [str(s.name) for s in val],
+            "val_cells": int(sum(len(s.points) for s in val)),
+            "val_megapixels": float(sum(s.image.shape[0] * s.image.shape[1] for s in val)) / 1e6,
             "train_cells": int(sum(len(s.points) for s in train)),
             "train_cells_per_class": [int(n) for n in counts], **extra})
 

@@ -61,6 +61,7 @@ def score_split(pred, samples, radii, progress: bool = False, threshold=None, me
     per-class box Precision / Recall / F1 and count MAE at the score threshold, and the box centres
     matched to the annotated centres within each radius (Precision, Recall, F1, TP, FP, FN)."""
     from common.evaluation import score
+    from common.inference import Detections, warn_degenerate
 
     pred.check_method(method)
     dets, res = evaluate_split(pred, samples, progress, threshold)
@@ -73,8 +74,10 @@ def score_split(pred, samples, radii, progress: bool = False, threshold=None, me
                 "box Recall": float(at["Recall"].mean()), "box F1": float(at["F1"].mean())})
     for name in pred.class_names:
         row[f"count MAE {name}"] = float(counts.loc[name, "count MAE"])
-    kept = [d.points[d.scores >= res["threshold"]] for d in dets]
-    points = score(kept, samples, radii, classes=False)
+    kept = [d.scores >= res["threshold"] for d in dets]
+    warn_degenerate([(s.name, Detections(d.points[k], None, d.scores[k]), s.image.shape, len(s.points))
+                     for s, d, k in zip(samples, dets, kept)], getattr(samples, "description", ""))
+    points = score([d.points[k] for d, k in zip(dets, kept)], samples, radii, classes=False)
     return points.assign(**row)
 
 

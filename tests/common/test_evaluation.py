@@ -142,3 +142,21 @@ def test_a_grid_that_caps_the_answer_is_extended_to_the_maps_range():
     assert p2["edge"] == ["threshold"] and p2["F1"] < 1.0
     with pytest.raises(ValueError, match="at least 2 finite"):
         calibrate([m], [S()], lambda lm, threshold: threshold_centroids(lm, threshold), 3.0, thresholds=[0.5])
+
+
+def test_calibrating_on_too_few_cells_warns_and_says_so(tmp_path):
+    import pandas as pd
+
+    from common.evaluation import Calibration, calibrate_run
+
+    class Pred:
+        postprocess = {}
+
+        def calibrate(self, val, maps=None):
+            return Calibration("peak", {"peak": {"threshold": 0.5, "F1": 1.0}}, pd.DataFrame({"threshold": [0.5]}),
+                               "detection F1")
+
+    one = [Sample(np.zeros((32, 32, 3), np.uint8), np.array([[4.0, 5.0]] * 5), np.zeros(5, np.int64), ("cell",))]
+    with pytest.warns(UserWarning, match=r"1 validation image\(s\) holding 5 cell\(s\): too few .* splits/val.txt"):
+        pred = calibrate_run(Pred(), one, tmp_path)
+    assert pred.postprocess["source"] == "validation split (1 images, 5 cells), best detection F1; too few to trust"

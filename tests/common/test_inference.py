@@ -45,3 +45,33 @@ def test_receptive_field_of_simple_graphs():
 
     with pytest.raises(ValueError, match="does not know layer"):
         receptive_field(keras.Model(x, Odd()(x)))
+
+
+def test_degenerate_detections_are_named():
+    from common.inference import degenerate
+
+    rng = np.random.default_rng(0)
+    cells = rng.uniform(0, 500, (200, 2))
+    assert degenerate(cells, rng.uniform(0.5, 1, 200), (500, 500), expected=180) == []
+    gx, gy = np.meshgrid(np.arange(16, 500, 32), np.arange(16, 500, 32))   # a point model's anchor grid
+    grid = np.stack([gx.ravel(), gy.ravel()], 1) + rng.normal(0, 0.2, (gx.size, 2))
+    (why,) = degenerate(grid, rng.uniform(0.5, 1, len(grid)), (500, 500))
+    assert why.startswith(f"the {len(grid)} cells lie on a regular grid (3") and why.endswith(" px apart)")
+    assert degenerate(cells, np.full(200, 0.7), (500, 500)) == ["all 200 cells have the same score (0.7)"]
+    assert degenerate(np.zeros((0, 2)), [], (500, 500)) == ["no cells found"]
+    assert degenerate(np.zeros((0, 2)), [], (64, 64)) == []   # a small crop may hold none
+    assert degenerate(cells, rng.uniform(0.5, 1, 200), (500, 500), expected=1500) == [
+        "200 cells where the validation data's density predicts about 1500"]
+    assert degenerate(cells[:3], [0.9] * 3, (500, 500), expected=10) == []   # too few to judge
+
+
+def test_warn_degenerate_names_the_images_once():
+    from common.inference import warn_degenerate
+
+    flat = Detections(np.random.default_rng(1).uniform(0, 300, (30, 2)), None, np.ones(30))
+    good = Detections(np.random.default_rng(2).uniform(0, 300, (30, 2)), None, np.linspace(0, 1, 30))
+    with pytest.warns(UserWarning, match=r"1 of 2 image\(s\) of the test split look degenerate - b.png: all 30 "
+                                         r"cells have the same score .*predict --overlay") as rec:
+        assert warn_degenerate([("a.png", good, (300, 300), 30), ("b.png", flat, (300, 300), 30)],
+                               "the test split") == 1
+    assert len(rec) == 1

@@ -87,3 +87,32 @@ def test_expand_images_and_name_collisions(tmp_path):
     (tmp_path / "file").write_text("x")
     assert cli(["predict", str(tmp_path / "a"), "--model", str(tmp_path), "--out", str(tmp_path / "file")]) == 2
     assert not (tmp_path / "p").exists()
+
+
+def test_overlay_draws_a_legend_truth_and_downsamples():
+    from common.inference import Detections
+    from common.paper_cli import OVERLAY_MAX_SIDE, overlay
+
+    img = np.full((300, 400, 3), 120, np.uint8)
+    det = Detections([[50.0, 60.0], [200.0, 100.0]], [0, 1], [0.9, 0.4], class_names=("tumour", "immune"))
+    out = overlay(img, det, truth=[[300.0, 250.0]])
+    assert out.shape[1] == 400 + 230 and out.shape[0] >= 300
+    assert (out[250, 300] == 255).all()                            # the truth cross, in white
+    assert tuple(out[60, 50 + 4]) != (120, 120, 120)               # a detection's circle
+    legend = out[:, 400:]
+    assert (legend == 255).mean() > 0.8 and (legend < 128).any()   # white panel with text
+    big = np.full((5000, 3000, 3), 120, np.uint8)
+    out = overlay(big, Detections([[2500.0, 4000.0]], None, [0.5]))
+    assert max(out.shape[0], out.shape[1] - 230) == OVERLAY_MAX_SIDE
+
+
+def test_read_truth_matches_images_by_name_or_stem(tmp_path):
+    from common.paper_cli import read_truth
+
+    (tmp_path / "t.csv").write_text("image,x,y\na.png,1,2\na.png,3,4\nb,5,6\nzzz.png,7,8\n")
+    got = read_truth(str(tmp_path / "t.csv"), {"a": "x/a.png", "b": "x/b.tif"})
+    assert sorted(got) == ["a", "b"] and got["a"].tolist() == [[1, 2], [3, 4]]
+    with pytest.raises(ValueError, match="names none of the 1 image"):
+        read_truth(str(tmp_path / "t.csv"), {"c": "c.png"})
+    with pytest.raises(FileNotFoundError, match="--truth .*missing: no such file"):
+        read_truth(str(tmp_path / "missing"), {"a": "a.png"})

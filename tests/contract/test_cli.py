@@ -47,6 +47,9 @@ def test_train_writes_the_shared_run_folder(paper, trained):
     assert config["paper"] == paper.name and config["variant_name"] == paper.default_row
     data = json.loads((run / "data.json").read_text())
     assert data["class_names"] and data["train_images"] >= 1
+    assert len(data["train_names"]) == data["train_images"] and len(data["val_names"]) == data["val_images"]
+    assert not set(data["train_names"]) & set(data["val_names"])
+    assert data["val_megapixels"] > 0 and data["val_cells"] >= 0
 
 
 def test_predict_writes_cells_geojson_counts_and_overlays(paper, trained, tmp_path, capsys):
@@ -59,15 +62,18 @@ def test_predict_writes_cells_geojson_counts_and_overlays(paper, trained, tmp_pa
     for k, s in enumerate(samples[:2]):
         write_image(images / f"img{k}.png", s.image)
     write_image(images / "counts.png", samples[0].image)   # an image named as a per-call file
+    from common.io import write_points_csv
+
+    write_points_csv(tmp_path / "truth.csv", samples[0].points, image="img0.png")
     out = tmp_path / "pred"
     assert cellrepro([paper.name, "predict", str(images), "--model", str(run), "--out", str(out), "--overlay",
-                      "--verbose", "0"]) == 0
+                      "--truth", str(tmp_path / "truth.csv"), "--verbose", "0"]) == 0
     for stem in ("img0", "img1", "counts"):
         cells = pd.read_csv(out / f"{stem}_cells.csv")
         assert list(cells.columns[:3]) == ["image", "x", "y"] and "score" in cells.columns
         gj = json.loads((out / f"{stem}.geojson").read_text())
         assert len(gj["features"]) == len(cells)
-        assert (out / f"{stem}_overlay.png").is_file()
+        assert (out / f"{stem}_overlay.jpg").is_file()
     counts = pd.read_csv(out / "counts.csv")
     assert sorted(counts["image"]) == ["counts.png", "img0.png", "img1.png"]
     assert list(pd.read_csv(out / "counts_cells.csv")["image"].unique()) in ([], ["counts.png"])
@@ -85,7 +91,9 @@ def test_evaluate_scores_splits_at_radii(paper, trained, tmp_path, capsys):
     assert list(m.columns[:3]) == ["split", "images", "radius"]
     assert {"Precision", "Recall", "F1", "TP", "FP", "FN"} <= set(m.columns)
     assert list(zip(m["split"], m["radius"])) == [("val", 6.0), ("val", 10.0), ("test", 6.0), ("test", 10.0)]
-    assert "| split |" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "| split |" in out
+    assert "within 6, 10 px" in out and f"default radius is {paper.match_radius:g} px" in out
 
 
 def test_the_python_api_loads_the_same_run(paper, trained):

@@ -32,7 +32,7 @@ def test_train_predict_evaluate_on_a_user_folder(user_folder, tmp_path, capsys):
     first = sorted(p for p in pred.glob("*.csv") if p.name != "counts.csv")[0]
     df = pd.read_csv(first)
     assert {"x", "y", "score", "class"} <= set(df.columns) and len(df) > 0
-    assert (pred / "counts.csv").exists() and list(pred.glob("*_overlay.png"))
+    assert (pred / "counts.csv").exists() and list(pred.glob("*_overlay.jpg"))
     gj = json.loads((pred / first.name.replace("_cells.csv", ".geojson")).read_text())
     assert gj["features"][0]["geometry"]["type"] == "Point"
     assert cli(["evaluate", "--model", str(run), "--data", str(data), "--out", str(ev), "--split", "test"]) == 0

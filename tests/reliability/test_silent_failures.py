@@ -244,7 +244,7 @@ def test_predict_outputs_never_collide_with_counts_csv(tmp_path):
     from common.paper_cli import COUNTS_FILE, output_names
 
     names = output_names([str(tmp_path / "counts.png"), str(tmp_path / "counts_cells.png")])
-    files = {f for stem in names for f in (f"{stem}_cells.csv", f"{stem}.geojson", f"{stem}_overlay.png")}
+    files = {f for stem in names for f in (f"{stem}_cells.csv", f"{stem}.geojson", f"{stem}_overlay.jpg")}
     assert COUNTS_FILE not in files and len(files) == 6
 
 

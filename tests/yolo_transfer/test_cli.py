@@ -44,7 +44,7 @@ def test_train_predict_evaluate_on_an_ultralytics_folder(tmp_path, capsys):
     assert {"xmin", "ymin", "xmax", "ymax", "score", "class"} <= set(df.columns)
     gj = json.loads((pred / "test0.geojson").read_text())
     assert len(gj["features"]) == len(df) and gj["features"][0]["geometry"]["type"] == "Polygon"
-    assert (pred / "test0_overlay.png").exists() and (pred / "counts.csv").exists()
+    assert (pred / "test0_overlay.jpg").exists() and (pred / "counts.csv").exists()
     assert cli(["evaluate", "--model", str(run), "--data", str(data), "--out", str(ev), "--split", "val", "test"]) == 0
     m = pd.read_csv(ev / "metrics.csv")
     assert {"split", "mAP@0.5", "AP@0.5 RBC", "AP@0.5 WBC", "AP@0.5 Platelets"} <= set(m.columns)
