@@ -6,15 +6,19 @@ on 4 synthetic images of 256 px: weights do not change memory) predicts one ``--
 images) through ``cellrepro <paper> predict IMAGE --model RUN`` in a fresh process. Recorded: the
 child's peak resident memory (its ``VmHWM``, ``benchmarks/peak.py``), the same for a 256 x 256 image
 (start-up, libraries and model: the floor), wall seconds, cells found. With ``--presets`` the installed
-presets are measured too.
+presets are measured too. With ``--trained`` each run trains its full quick preset instead, so that the
+predictor finds cells and its post-processing (S-DRDIN's class vote) is exercised; with ``--code DIR ...``
+each named checkout trains and predicts its own runs (before / after a change), one row per checkout.
 
 Usage:
-    python benchmarks/bench_memory.py [--size 6000] [--papers sdrdin mapde ...] [--presets]
+    python benchmarks/bench_memory.py [--size 6000] [--papers sdrdin mapde ...] [--presets] [--trained]
+                                      [--code DIR ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import sys
 import tempfile
@@ -65,9 +69,13 @@ def main(argv=None) -> int:
     p.add_argument("--size", type=int, default=6000)
     p.add_argument("--papers", nargs="+", default=None, help="default: every registered paper but the template")
     p.add_argument("--presets", action="store_true", help="also measure every installed preset")
+    p.add_argument("--trained", action="store_true", help="train each quick preset in full, not one short epoch")
+    p.add_argument("--code", nargs="+", type=os.path.abspath, default=[ROOT], metavar="DIR",
+                   help="checkouts measured, each training its own runs (default: this one)")
     p.add_argument("--out", default=os.path.join(ROOT, "results", "benchmarks", "memory"))
     a = p.parse_args(argv)
     import pandas as pd
+    from checkout import label
     from peak import run_measured
 
     from common.contract import papers
@@ -81,26 +89,26 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         big = make_image(os.path.join(tmp, "big.png"), a.size)
         small = make_image(os.path.join(tmp, "small.png"), 256)
-        models = []
-        for name in names:
+        models = []   # (paper, model, what, code)
+        for (k, code), name in itertools.product(enumerate(a.code), names):
             paper = registry[name]
             fields = set(paper.config_class().field_types())
-            short = {k: v for k, v in SHORT.items() if k in fields}
-            run = os.path.join(tmp, "runs", name)
+            short = {} if a.trained else {k: v for k, v in SHORT.items() if k in fields}
+            run = os.path.join(tmp, "runs", str(k), name)
             sets = [x for k, v in short.items() for x in ("--set", f"{k}={v}")]
             t = time.time()
-            run_measured([name, "train", "--quick", "--data", "synthetic:images=4:size=256", *sets, "--out", run,
-                          "--verbose", "0"], ROOT)
+            data = [] if a.trained else ["--data", "synthetic:images=4:size=256"]
+            run_measured([name, "train", "--quick", *data, *sets, "--out", run, "--verbose", "0"], code)
             print(f"{name}: trained the quick architecture in {time.time() - t:.0f} s", flush=True)
-            models.append((name, run, f"quick, {paper.default_row}"))
+            models.append((name, run, f"quick, {paper.default_row}", code))
         if a.presets:
-            models += [(pr.paper, pn, f"preset {pn}") for pn, pr in sorted(presets().items())]
-        for paper, model, what in models:
-            out_s, out_b = os.path.join(tmp, "o", model.replace("/", "_"), "s"), \
-                os.path.join(tmp, "o", model.replace("/", "_"), "b")
-            _, floor = run_measured([paper, "predict", small, "--model", model, "--out", out_s], ROOT)
-            wall, peak = run_measured([paper, "predict", big, "--model", model, "--out", out_b], ROOT)
-            rows.append({"paper": paper, "model": what, "image": f"{a.size} x {a.size}",
+            models += [(pr.paper, pn, f"preset {pn}", code) for pn, pr in sorted(presets().items()) for code in a.code]
+        for paper, model, what, code in models:
+            out_s, out_b = (os.path.join(tmp, "o", label(code, False), model.replace("/", "_"), x) for x in "sb")
+            _, floor = run_measured([paper, "predict", small, "--model", model, "--out", out_s], code)
+            wall, peak = run_measured([paper, "predict", big, "--model", model, "--out", out_b], code)
+            rows.append({"paper": paper, "model": what, "code": label(code, code != ROOT),
+                         "image": f"{a.size} x {a.size}",
                          "peak RSS GB": round(peak, 2), "floor GB (256 px)": round(floor, 2),
                          "above floor GB": round(peak - floor, 2), "seconds": round(wall, 1),
                          "cells": cells_found(out_b)})
@@ -108,9 +116,13 @@ def main(argv=None) -> int:
     df = pd.DataFrame(rows)
     meta = {"what": f"peak resident memory of `cellrepro <paper> predict IMAGE --model RUN` on one {a.size} x {a.size} "
                     "RGB image, each in a fresh process (VmHWM); floor = the same on a 256 x 256 image",
-            "models": "each paper's quick architecture (default row) trained one short epoch on its synthetic data "
+            "models": "each paper's quick preset (default row) trained in full on its synthetic data "
+                      "(`train --quick`)" if a.trained else
+                      "each paper's quick architecture (default row) trained one short epoch on its synthetic data "
                       f"(4 images of 256 px; {', '.join(f'{k}={v}' for k, v in SHORT.items())} where the config "
                       "has them)",
+            "code": "each run trains and predicts under the same checkout: " +
+                    ", ".join(label(c, c != ROOT) for c in a.code),
             "image": "CRCHisto training tiles side by side (research use only), or random texture without the data",
             "command": "python benchmarks/bench_memory.py " + " ".join(argv if argv is not None else sys.argv[1:]),
             "hardware": hardware_summary(), "wall time": f"{time.time() - t0:.0f} s"}
