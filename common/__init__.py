@@ -21,6 +21,10 @@ def lazy_attributes(package: str, namespace: dict, names: dict):
 
     def __getattr__(name):
         if name in where:
+            if where[name].rsplit(".", 1)[-1] not in ("config", "paper"):   # these never import TensorFlow
+                from common.logs import quiet_tensorflow
+
+                quiet_tensorflow()   # its start-up lines hidden for the Python API too, as for the CLI
             value = getattr(importlib.import_module(where[name]), name)
             namespace[name] = value
             return value

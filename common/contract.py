@@ -196,6 +196,9 @@ class Paper:
         (``classifier=`` for AwareNet, ``tile_size=`` ...); an unknown one is an error.
         """
         from common.inference import run_folder
+        from common.logs import quiet_tensorflow
+
+        quiet_tensorflow()   # TensorFlow's start-up lines hidden for the Python API too
         from common.training import RunDir
 
         folder = run_folder(run, self.name)

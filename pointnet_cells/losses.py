@@ -205,6 +205,8 @@ class PointLoss(keras.losses.Loss):
         if self.heads == "independent":
             logp_det = ops.log_softmax(y_pred[..., 2:4], axis=-1)
             det = -ops.mean(pos * logp_det[..., 1] + self.beta * (1.0 - pos) * logp_det[..., 0], axis=-1)
+            if self.n_classes == 1:   # a detection-only model: a softmax over one class is 1, nothing to learn
+                return {"reg": reg, "det": ops.mean(det), "cls": ops.zeros_like(reg)}
             logits = y_pred[..., 4:4 + self.n_classes]
             p = ops.softmax(logits, axis=-1)
             if self.cls_loss == "gce":

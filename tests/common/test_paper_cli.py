@@ -56,6 +56,15 @@ def test_logs_off_a_terminal_are_one_line_per_epoch_and_quiet(tmp_path, user_fol
     assert len(epochs) == 2
 
 
+@pytest.mark.parametrize("code", ["import mapde; mapde.MapDe", "import mapde; mapde.load('mapde-crchisto')"])
+def test_the_python_api_is_quiet_too(code):
+    env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CELLREPRO_TF_LOGS")}
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env)
+    assert res.returncode == 0, res.stderr
+    assert "oneDNN" not in res.stderr and "absl::InitializeLog" not in res.stderr and "cuInit" not in res.stderr
+    assert "cuda drivers" not in res.stderr, res.stderr
+
+
 def test_unexpected_errors_are_one_line_with_the_traceback_at_verbose_2(tmp_path, capsys, monkeypatch):
     paper = contract.get("awarenet")
 

@@ -114,6 +114,18 @@ def test_classification_term_is_gce_plus_l2_summed_over_cells():
     assert float(PointLoss(3, q=0.4, gamma=0.1).terms(t, y)["cls"]) == pytest.approx(want / 2, rel=1e-5)
 
 
+def test_a_detection_only_model_has_no_class_term_and_no_keras_warning():
+    import warnings
+
+    y = np.zeros((1, 4, 2 + 2 + 1), "float32")
+    t = _targets()
+    t[0, 0] = [1, 0, 0, 0]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")   # Keras warns for a softmax over one class
+        terms = PointLoss(1, gamma=0.1).terms(t, y)
+    assert float(terms["cls"]) == 0.0 and float(terms["det"]) > 0
+
+
 def test_point_loss_reaches_the_regression_gradient_and_lambda_scales_it():
     rng = np.random.default_rng(5)
     y = tf.Variable(_raw(rng, 1, 6))
