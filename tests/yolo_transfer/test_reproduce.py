@@ -39,6 +39,8 @@ def test_detection_table_rows():
     assert list(df.index) == ["RBC", "WBC", "Platelets", "mAP"]
     assert df.loc["mAP", "AP@0.5 (public run)"] == 0.906 and df.loc["WBC", "AP@0.5 transfer (ours)"] == 0.9
     assert df.loc["mAP", "count MAE scratch (ours)"] == pytest.approx(1.0)
+    synthetic = detection_table({"scratch": {"ap": ap, "counts": counts}}, data="synthetic:blood")
+    assert "AP@0.5 (public run)" not in synthetic   # the public BCCD run only beside BCCD results
 
 
 def test_main_publishes_both_tables(splits, tmp_path, capsys):
