@@ -39,14 +39,16 @@ def quiet_tensorflow(verbose: int = 1) -> None:
     os.environ.setdefault("GRPC_VERBOSITY", "ERROR")
     if "tensorflow" in sys.modules:
         return
-    try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, ValueError, OSError):   # no real descriptor (e.g. captured by a test runner)
-        fd = None
-    if fd is None:
+    fd = 2   # TensorFlow's C++ logs go to descriptor 2 whatever sys.stderr is (a Jupyter kernel's stream
+    try:      # reports another descriptor, so it cannot be asked)
+        os.fstat(fd)
+    except OSError:   # no descriptor 2 at all
         _import_tensorflow()
         return
-    sys.stderr.flush()
+    try:
+        sys.stderr.flush()
+    except (AttributeError, ValueError, OSError):
+        pass
     saved = os.dup(fd)
     with tempfile.TemporaryFile(mode="w+b") as cap:
         os.dup2(cap.fileno(), fd)

@@ -56,6 +56,7 @@ def test_logs_off_a_terminal_are_one_line_per_epoch_and_quiet(tmp_path, user_fol
     assert len(epochs) == 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("code", ["import mapde; mapde.MapDe", "import mapde; mapde.load('mapde-crchisto')"])
 def test_the_python_api_is_quiet_too(code):
     env = {k: v for k, v in os.environ.items() if k not in ("TF_CPP_MIN_LOG_LEVEL", "CELLREPRO_TF_LOGS")}

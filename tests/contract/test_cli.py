@@ -265,3 +265,19 @@ def test_train_from_a_preset_loads_its_weights(paper, trained, tmp_path, monkeyp
     assert cellrepro([paper.name, "train", "--from", "no-such-preset", "--out", str(tmp_path / "n"),
                       "--verbose", "0"]) == 2
     assert "no run folder, model file or preset" in capsys.readouterr().err
+
+
+def test_the_papers_notebook_takes_a_run_folder(paper, trained, notebook):
+    import re
+    from pathlib import Path
+
+    from tests.conftest import assert_figures_drawn
+
+    path = Path(__file__).resolve().parents[2] / "notebooks" / f"{paper.name}_figures.ipynb"
+    if not path.exists():
+        pytest.skip(f"{paper.name} has no figures notebook")
+    env = re.search(r'os\.environ\.get\(\\"([A-Z_]+)\\"', path.read_text()).group(1)
+    run = trained(paper)
+    scope = notebook(path.name, env, run)
+    assert scope["SOURCE"].kind == "run" and not scope["SOURCE"].tables
+    assert_figures_drawn(scope, ("detections",), run)
