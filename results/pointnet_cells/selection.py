@@ -5,9 +5,10 @@ default -, the same with eq. 6 summed as printed, and average-pooling aggregatio
 3; the recorded tables use seed 0), ``ours`` (Baseline+PFA+IC) is trained on the quick preset's synthetic
 PD-L1 data of that seed, and after each epoch budget (40, 60, 80; one run resumed) calibrated on its
 validation split: the validation detection F1 (12 px) and classification F1 are recorded. No test image
-is read. Writes ``selection_runs.csv`` (one row per candidate, seed and budget) and ``selection.{md,csv}`` (mean and
-std over the seeds) beside this script, and prints the choice: the candidate and budget with the highest
-mean validation detection F1.
+is read. Each row is written to ``selection_runs.csv`` (one row per candidate, seed and budget) as soon as it
+is measured, so a restart skips it: a budget's row can only be measured while its run stands at that budget,
+and a run already past a missing budget is refused. Then ``selection.{md,csv}`` (mean and std over the seeds)
+beside this script, and the choice: the candidate and budget with the highest mean validation detection F1.
 
     python results/pointnet_cells/selection.py [--out runs/pn_selection] [--seeds 1 2 3]
 """
@@ -36,20 +37,31 @@ def main(argv=None) -> int:
     quiet_tensorflow()
     import pandas as pd
 
+    from common.io import atomic_path
     from common.reporting import hardware_summary, write_table
+    from common.training import RunDir
     from pointnet_cells.config import PointNetConfig
     from pointnet_cells.evaluate import scores
     from pointnet_cells.paper import PAPER
     from pointnet_cells.train import train
 
     here = os.path.dirname(os.path.abspath(__file__))
-    t0, rows = time.time(), []
+    runs_csv = os.path.join(here, "selection_runs.csv")
+    rows = pd.read_csv(runs_csv).to_dict("records") if os.path.isfile(runs_csv) else []
+    done = {(r["candidate"], int(r["seed"]), int(r["epochs"])) for r in rows}
+    t0 = time.time()
     for seed in args.seeds:
         tr, va, _ = PAPER.load_splits("synthetic", seed)   # the test split is never used
         for name, over in CANDIDATES.items():
             base = PointNetConfig.quick().variant("ours").with_overrides(seed=seed, **over)
             run = os.path.join(args.out, f"{name.replace(', ', '_').replace(' ', '_').replace('.', '')}_seed{seed}")
             for epochs in BUDGETS:
+                if (name, seed, epochs) in done:   # measured before a restart: the row was kept
+                    continue
+                state = RunDir(run).state() if os.path.isdir(run) else None
+                if state and state.get("epoch", 0) > epochs:
+                    raise SystemExit(f"{run} has trained {state['epoch']} epochs, past the {epochs}-epoch budget "
+                                     f"whose row is not in {runs_csv}: delete {run} to measure it again")
                 t1 = time.time()
                 pred = train(base.with_overrides(epochs=epochs), tr, va, run, resume=True, verbose=0)
                 s = scores([pred.predict(x.image) for x in va], va, base.match_radius, va.class_names)
@@ -57,9 +69,11 @@ def main(argv=None) -> int:
                              "val Det F1": pred.postprocess["params"]["proposals"]["F1"], "val Cls F1": s["Cls F1"],
                              "threshold": pred.postprocess["params"]["proposals"]["threshold"],
                              "seconds": round(time.time() - t1, 1)})
+                with atomic_path(runs_csv) as tmp:   # each row kept as it is measured: a restart resumes here
+                    pd.DataFrame(rows).to_csv(tmp, index=False)
                 print(rows[-1], flush=True)
     df = pd.DataFrame(rows)
-    df.to_csv(os.path.join(here, "selection_runs.csv"), index=False)
+    df = df[df["seed"].isin(args.seeds)]
     summary = df.groupby(["candidate", "epochs"])[["val Det F1", "val Cls F1"]].agg(["mean", "std"])
     summary.columns = [f"{a} {b}" for a, b in summary.columns]
     best = summary["val Det F1 mean"].idxmax()
