@@ -525,7 +525,8 @@ def write_image(path, image) -> None:
 
     img = _checks.as_rgb_image(image)
     ext = os.path.splitext(os.fspath(path))[1] or ".png"
-    ok, buf = cv2.imencode(ext, np.ascontiguousarray(img[:, :, ::-1]))
+    params = [cv2.IMWRITE_JPEG_QUALITY, 90] if ext.lower() in (".jpg", ".jpeg") else []
+    ok, buf = cv2.imencode(ext, np.ascontiguousarray(img[:, :, ::-1]), params)
     if not ok:
         raise ValueError(f"cannot encode an image with extension {ext!r}")
     with atomic_path(path) as tmp:

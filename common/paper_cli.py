@@ -712,7 +712,8 @@ def overlay(image, det, radius: int = 4, truth=None, max_side: int = OVERLAY_MAX
         if scale < 1 else img.copy()
     colours = default_colours(det.class_names) if det.classes is not None and det.class_names else {}
     lo, hi = (float(det.scores.min()), float(det.scores.max())) if len(det.scores) else (0.0, 1.0)
-    bar = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(-1, 1), cv2.COLORMAP_VIRIDIS)[:, 0, ::-1]
+    # the score colour bar, green to yellow: both show on H&E and IHC stains
+    bar = cv2.applyColorMap(np.arange(256, dtype=np.uint8).reshape(-1, 1), cv2.COLORMAP_SUMMER)[:, 0, ::-1]
 
     def colour(k):
         if colours:
