@@ -142,11 +142,11 @@ def degenerate(points, scores, shape, expected: float | None = None) -> list[str
         if shape[0] >= 128 and shape[1] >= 128:
             out.append("no cells found")
         return out
-    if n >= 20 and np.ptp(scores) <= 1e-6 * max(1.0, float(np.abs(scores).max())):
-        out.append(f"all {n} cells have the same score ({scores[0]:.4g})")
     if n >= 20:
         from scipy.spatial import cKDTree
 
+        if np.ptp(scores) <= 1e-6 * max(1.0, float(np.abs(scores).max())):
+            out.append(f"all {n} cells have the same score ({scores[0]:.4g})")
         d = cKDTree(pts).query(pts, k=2)[0][:, 1]
         if d.mean() > 0 and d.std() / d.mean() < 0.05:
             out.append(f"the {n} cells lie on a regular grid ({d.mean():.1f} px apart)")

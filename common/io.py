@@ -142,8 +142,7 @@ def read_points_csv(path) -> pd.DataFrame:
         raise ValueError(f"{path}: empty image name at data row {row + 1}")
     cols = ["image", "x", "y"]
     if "class" in df.columns:
-        labels = df["class"].map(_class_text).str.strip()
-        df["class"] = labels.where(~labels.str.lower().isin(UNCLASSIFIED), "")
+        df["class"] = _read_classes(df["class"])
         cols.append("class")
     return df[cols].reset_index(drop=True)
 
@@ -171,11 +170,15 @@ def read_geojson_points(path, image: str) -> pd.DataFrame:
     """One image's points from a GeoJSON file (QuPath's 'Export objects as GeoJSON', or ours) as a points
     table: ``image,x,y,class`` with a blank class for objects without a classification."""
     pts, names, _ = read_geojson(path)
-    labels = ["" if n is None else _class_text(n) for n in names]
-    df = pd.DataFrame({"image": image, "x": pts[:, 0] if len(pts) else [], "y": pts[:, 1] if len(pts) else [],
-                       "class": labels})
-    df["class"] = df["class"].where(~df["class"].str.lower().isin(UNCLASSIFIED), "")
-    return df.astype({"image": str, "x": np.float64, "y": np.float64, "class": str})
+    return pd.DataFrame({"image": pd.Series([image] * len(pts), dtype=str), "x": pts[:, 0], "y": pts[:, 1],
+                         "class": _read_classes(pd.Series(names, dtype=object))})
+
+
+def _read_classes(labels: pd.Series) -> pd.Series:
+    """Class labels as read from a file: text (:func:`_class_text`), with every label that means
+    unclassified (:data:`UNCLASSIFIED`, or none at all) as the empty string."""
+    text = labels.map(_class_text).astype(str).str.strip()
+    return text.where(~text.str.lower().isin(UNCLASSIFIED), "")
 
 
 def point_annotations(folder) -> str:

@@ -15,7 +15,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-__all__ = ["FigureSource", "detections_figure", "figure_source", "figures_folder", "first_test_image"]
+__all__ = ["FigureSource", "detections_figure", "draw_cells", "figure_source", "figures_folder", "first_test_image"]
 
 
 @dataclass(frozen=True)
@@ -86,6 +86,31 @@ def figure_source(text, table, paper: str) -> FigureSource:
                             "folder or preset")
 
 
+def draw_cells(ax, image, points, classes=None, own_names=None, names=None, size: float = 14):
+    """One panel: ``image`` with each cell as a ring, in its class's colour (``common.io.default_colours`` of
+    ``names``, the colours of the overlays and GeoJSON) where ``classes`` index ``own_names`` and the name is
+    one of ``names``, yellow for an unclassified cell (or a class not in ``names``), lime when nothing has a
+    class. Each ring colour is labelled, so ``ax.get_legend_handles_labels()`` gives the legend."""
+    import numpy as np
+
+    from common.io import default_colours
+
+    ax.imshow(image)
+    ax.set_axis_off()
+    pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
+    names, own = list(names or []), list(own_names or [])
+    ring = dict(s=size, facecolors="none", linewidths=0.8)
+    if classes is None or not own or not names:
+        ax.scatter(pts[:, 0], pts[:, 1], edgecolors="lime", **ring)
+        return
+    idx = np.array([names.index(own[c]) if c >= 0 and own[c] in names else -1 for c in classes], dtype=int)
+    for k, (name, rgb) in enumerate(default_colours(names).items()):
+        if (idx == k).any():
+            ax.scatter(pts[idx == k, 0], pts[idx == k, 1], edgecolors=np.array(rgb) / 255, label=name, **ring)
+    if (idx < 0).any():
+        ax.scatter(pts[idx < 0, 0], pts[idx < 0, 1], edgecolors="yellow", label="unclassified", **ring)
+
+
 def detections_figure(pred, sample, title: str = "", ax_size: float = 4.6):
     """Two panels: the annotated cells and the model's detections on ``sample`` (coloured by class where
     both have classes; the detections' count and the matched F1 at the run's radius in the title).
@@ -94,7 +119,6 @@ def detections_figure(pred, sample, title: str = "", ax_size: float = 4.6):
         The matplotlib figure.
     """
     import matplotlib.pyplot as plt
-    import numpy as np
 
     from common.matching import detection_scores
 
@@ -102,25 +126,14 @@ def detections_figure(pred, sample, title: str = "", ax_size: float = 4.6):
     radius = float(getattr(pred.config, "match_radius", 6.0))
     f1 = detection_scores([det.points], [sample.points], radius=radius).f1
     names = list(sample.class_names or [])
-    colours = plt.cm.tab10(np.arange(max(len(names), 1)) % 10)
     fig, axes = plt.subplots(1, 2, figsize=(2 * ax_size, ax_size + 0.4))
-    panels = [(f"annotated: {len(sample.points)} cells", sample.points, sample.classes, names),
-              (f"detected: {len(det.points)} cells (F1 {f1:.2f} at {radius:g} px)", det.points, det.classes,
-               list(det.class_names or []))]
-    for ax, (text, pts, cls, own) in zip(axes, panels):
-        ax.imshow(sample.image)
-        if cls is not None and own and len(pts):
-            idx = np.array([names.index(own[c]) if c >= 0 and own[c] in names else -1 for c in cls])
-            ok = idx >= 0
-            ax.scatter(pts[ok, 0], pts[ok, 1], s=14, c=colours[idx[ok]], edgecolors="white", linewidths=0.4)
-            ax.scatter(pts[~ok, 0], pts[~ok, 1], s=14, facecolors="none", edgecolors="yellow", linewidths=0.8)
-        elif len(pts):
-            ax.scatter(pts[:, 0], pts[:, 1], s=14, facecolors="none", edgecolors="lime", linewidths=0.8)
-        ax.set_title(text, fontsize=9)
-        ax.set_axis_off()
-    if names and sample.classes is not None and (sample.classes >= 0).any():
-        handles = [plt.Line2D([], [], ls="", marker="o", color=colours[k], label=n) for k, n in enumerate(names)]
-        fig.legend(handles=handles, loc="lower center", ncol=len(names), fontsize=8)
+    draw_cells(axes[0], sample.image, sample.points, sample.classes, names, names)
+    axes[0].set_title(f"annotated: {len(sample.points)} cells", fontsize=9)
+    draw_cells(axes[1], sample.image, det.points, det.classes, det.class_names, names)
+    axes[1].set_title(f"detected: {len(det.points)} cells (F1 {f1:.2f} at {radius:g} px)", fontsize=9)
+    handles, labels = axes[0].get_legend_handles_labels()
+    if labels:
+        fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=8)
     fig.suptitle(title or f"{sample.name}", fontsize=10)
     fig.tight_layout(rect=(0, 0.06, 1, 0.95))
     return fig

@@ -34,8 +34,8 @@ def detections_figure(path: str, image_name: str) -> list[str]:
 
     from common.contract import papers
     from common.datasets import load
-    from common.io import default_colours
     from common.logs import quiet_tensorflow
+    from common.notebook import draw_cells
     from common.presets import presets
 
     test = {s.name: s for s in load("crchisto", "test")}
@@ -45,30 +45,17 @@ def detections_figure(path: str, image_name: str) -> list[str]:
     found = sorted(presets().items())
     quiet_tensorflow()
     registry = papers()
-    panels = [("annotated cells", sample.points, sample.classes, sample.class_names, None)]
+    panels = [("annotated cells", sample.points, sample.classes, sample.class_names)]
     for name, pr in found:
         det = registry[pr.paper].load(name).predict(sample.image)
         f1 = next((r["F1"] for r in (pr.manifest.get("metrics") or {}).get("table", [])
                    if r.get("radius") == 8.0 and "chosen on val" in str(r.get("method", ""))), None)
         panels.append((f"{name}" + (f" (test F1 {f1:.2f} @ 8 px)" if f1 is not None else ""), det.points,
-                       det.classes, det.class_names, det.scores))
+                       det.classes, det.class_names))
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 3.6), dpi=90)
-    for ax, (title, pts, cls, names, scores) in zip(np.atleast_1d(axes), panels):
-        ax.imshow(sample.image)
-        if cls is not None and names and (cls >= 0).any():
-            colours = default_colours(names)
-            for k, n in enumerate(names):
-                sel = cls == k
-                ax.scatter(pts[sel, 0], pts[sel, 1], s=9, facecolors="none", linewidths=0.8,
-                           edgecolors=np.array(colours[n]) / 255, label=n)
-            sel = cls < 0
-            if sel.any():
-                ax.scatter(pts[sel, 0], pts[sel, 1], s=9, facecolors="none", linewidths=0.8, edgecolors="yellow",
-                           label="unclassified")
-        else:
-            ax.scatter(pts[:, 0], pts[:, 1], s=9, facecolors="none", linewidths=0.8, edgecolors="lime")
+    for ax, (title, pts, cls, names) in zip(np.atleast_1d(axes), panels):
+        draw_cells(ax, sample.image, pts, cls, names, sample.class_names, size=9)
         ax.set_title(title, fontsize=8)
-        ax.set_axis_off()
     handles, labels = np.atleast_1d(axes)[0].get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=len(labels), fontsize=7, frameon=False)
     fig.suptitle(f"CRCHistoPhenotypes test image {image_name} (500 px at 0.5 um/px; research use only)", fontsize=9)
