@@ -214,7 +214,7 @@ def _layer_reach(layer, reach: float, jump: float) -> tuple[float, float]:
     if name in ("AveragePooling2D", "MaxPooling2D"):
         p, s = max(_pair(layer.pool_size)), max(_pair(layer.strides or layer.pool_size))
         return reach + (p - 1) / 2 * jump, jump * s
-    if name == "UpSampling2D":
+    if name in ("UpSampling2D", "NearestUpsampling2D"):
         return reach + jump, jump / max(_pair(layer.size))
     if name == "Resizing":
         in_size = max(layer.input.shape[1:3]) if layer.input.shape[1] is not None else None

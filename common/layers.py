@@ -1,5 +1,6 @@
-"""Keras layers shared by the papers: the Add-merged Inception block, a fixed convolution and
-a stop-gradient layer. All are registered serialisables with full ``get_config``; no Lambda layers.
+"""Keras layers shared by the papers: the Add-merged Inception block, a fixed convolution, a
+stop-gradient layer and nearest-neighbour upsampling. All are registered serialisables with full
+``get_config``; no Lambda layers.
 """
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import keras
 import numpy as np
 from keras import ops
 
-__all__ = ["ConstructorConfig", "FixedConv2D", "InceptionBlock", "StopGradient"]
+__all__ = ["ConstructorConfig", "FixedConv2D", "InceptionBlock", "NearestUpsampling2D", "StopGradient"]
 
 
 class ConstructorConfig:
@@ -178,3 +179,40 @@ class StopGradient(keras.layers.Layer):
 
     def compute_output_shape(self, input_shape):
         return input_shape
+
+
+@keras.saving.register_keras_serializable(package="cellrepro")
+class NearestUpsampling2D(keras.layers.Layer):
+    """Nearest-neighbour upsampling of a channels-last map by an integer factor.
+
+    The same output as ``keras.layers.UpSampling2D(size)``, computed by broadcasting: Keras repeats
+    with ``tf.tile`` under TensorFlow, and the tile's gradient transposes an int32 shape matrix, for
+    which oneDNN writes an error-level log line during training on CPUs without AVX-512. A
+    broadcast's gradient is a plain sum, so training stays quiet (and JAX gives the same result).
+
+    Args:
+        size: the integer factor for both height and width.
+    """
+
+    def __init__(self, size: int = 2, **kwargs):
+        super().__init__(**kwargs)
+        if int(size) != size or size < 1:
+            raise ValueError(f"size must be a positive integer, got {size!r}")
+        self.size = int(size)
+
+    def call(self, x):
+        s = self.size
+        shape = ops.shape(x)
+        h, w, c = shape[1], shape[2], shape[3]
+        y = ops.expand_dims(ops.expand_dims(x, 2), 4)                  # (B, H, 1, W, 1, C)
+        y = ops.broadcast_to(y, (shape[0], h, s, w, s, c))
+        return ops.reshape(y, (-1, h * s, w * s, c))
+
+    def compute_output_shape(self, input_shape):
+        b, h, w, c = input_shape
+        return (b, None if h is None else h * self.size, None if w is None else w * self.size, c)
+
+    def get_config(self):
+        cfg = super().get_config()
+        cfg.update(size=self.size)
+        return cfg

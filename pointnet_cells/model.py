@@ -39,7 +39,7 @@ import keras
 import numpy as np
 from keras import ops
 
-from common.layers import ConstructorConfig
+from common.layers import ConstructorConfig, NearestUpsampling2D
 
 __all__ = ["ANCHOR_OFFSETS", "BroadcastLike", "DENSITY_CLASSES", "DensityNet", "PointNet", "ProposalPoints",
            "VGGPreprocess", "anchor_points", "build_density_model", "build_point_model", "logit_columns",
@@ -151,7 +151,7 @@ def _p2pnet_features(levels, channels: int):
     c8, c16 = levels
     p5 = L.Conv2D(channels, 1, name="p2p_p5")(c16)
     p4 = L.Add(name="p2p_p4_sum")([L.Conv2D(channels, 1, name="p2p_p4_lateral")(c8),
-                                   L.UpSampling2D(2, name="p2p_p5_up")(p5)])
+                                   NearestUpsampling2D(2, name="p2p_p5_up")(p5)])
     p4 = L.Conv2D(channels, 3, padding="same", name="p2p_p4")(p4)
     return L.Conv2D(channels, 4, strides=4, activation="relu", name="p2p_grid")(p4)
 
@@ -374,7 +374,7 @@ def _conv(x, f, k, name, rate=1, act=True, bn=False):
 
 
 def _up(x, f, k, name):
-    x = keras.layers.UpSampling2D(2, name=f"{name}_up")(x)
+    x = NearestUpsampling2D(2, name=f"{name}_up")(x)
     return _conv(x, f, k, name)
 
 
@@ -420,7 +420,7 @@ def _resunet(x, w):
     e3 = _res_unit(e2, _c(256, w), "e3", stride=2)
     b = _res_unit(e3, _c(512, w), "bridge", stride=2)
     for name, skip, f in (("d3", e3, 256), ("d2", e2, 128), ("d1", e1, 64)):
-        b = L.Concatenate(name=f"{name}_cat")([L.UpSampling2D(2, name=f"{name}_up")(b), skip])
+        b = L.Concatenate(name=f"{name}_cat")([NearestUpsampling2D(2, name=f"{name}_up")(b), skip])
         b = _res_unit(b, _c(f, w), name)
     return b
 
@@ -441,11 +441,11 @@ def _deeplabv3plus(x, w):
     pooled = _conv(pooled, f, 1, "aspp_pool", bn=False)
     branches.append(BroadcastLike(name="aspp_pool_up")(pooled, x))
     x = _conv(L.Concatenate(name="aspp_cat")(branches), f, 1, "aspp_proj", bn=True)
-    x = L.UpSampling2D(4, name="dec_up1")(x)
+    x = NearestUpsampling2D(4, name="dec_up1")(x)
     x = L.Concatenate(name="dec_cat")([x, _conv(low, _c(48, w), 1, "dec_low", bn=True)])
     x = _conv(x, f, 3, "dec1", bn=True)
     x = _conv(x, f, 3, "dec2", bn=True)
-    return _conv(L.UpSampling2D(4, name="dec_up2")(x), f, 3, "dec3", bn=True)
+    return _conv(NearestUpsampling2D(4, name="dec_up2")(x), f, 3, "dec3", bn=True)
 
 
 def _unet_encoder(x, w, depth=4):

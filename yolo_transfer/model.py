@@ -26,7 +26,7 @@ from __future__ import annotations
 import keras
 import numpy as np
 
-from common.layers import ConstructorConfig
+from common.layers import ConstructorConfig, NearestUpsampling2D
 from yolo_transfer import losses  # noqa: F401  (registers the loss compiled .keras files name)
 
 __all__ = ["COCO_ANCHORS", "TINY_ANCHORS", "YOLOv3", "build_yolo", "coco_anchors", "conv_layers",
@@ -115,7 +115,7 @@ def _yolov3_head(b: _Builder, darknet, n_out: int):
         det_out.append(b.output(y, n_out))
         if skip is not None:
             x = b.conv(x, filters // 2, 1)
-            x = keras.layers.UpSampling2D(2, name=f"up_{b.index - 1:02d}")(x)
+            x = NearestUpsampling2D(2, name=f"up_{b.index - 1:02d}")(x)
             x = keras.layers.Concatenate(name=f"cat_{b.index - 1:02d}")([x, skip])
     multiscale = keras.Model([f8, f16, f32], branches, name="multiscale")
     detection = keras.Model(det_in, det_out, name="detection")
@@ -128,7 +128,7 @@ def _tiny_head(b: _Builder, darknet, n_out: int):
     d0 = keras.Input(x.shape[1:], name="branch_0")
     y0 = b.output(b.conv(d0, 512, 3), n_out)                          # 8, 9
     z = b.conv(x, 128, 1)                                            # 10
-    z = keras.layers.UpSampling2D(2, name="up_10")(z)
+    z = NearestUpsampling2D(2, name="up_10")(z)
     z = keras.layers.Concatenate(name="cat_10")([z, f16])
     d1 = keras.Input(z.shape[1:], name="branch_1")
     y1 = b.output(b.conv(d1, 256, 3), n_out)                          # 11, 12

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from common import labels
-from common.layers import FixedConv2D, InceptionBlock, StopGradient
+from common.layers import FixedConv2D, InceptionBlock, NearestUpsampling2D, StopGradient
 from common.testing import (
     run_config_roundtrip,
     run_model_saving_test,
@@ -92,41 +92,46 @@ def test_model_saving_and_config_round_trips(tmp_path):
     assert restored.get_layer("fixed").trainable_weights == []
     run_config_roundtrip(model, x)
     for layer in (InceptionBlock(5, batch_norm=True), FixedConv2D(np.ones((3, 3, 2, 1)), activation="relu"),
-                  StopGradient()):
+                  StopGradient(), NearestUpsampling2D(3)):
         run_serialization_test(layer)
 
 
-def test_harness_detects_a_broken_round_trip(tmp_path):
-    # A layer whose get_config forgets an argument must make the harness fail.
-    @keras.saving.register_keras_serializable(package="cellrepro_test")
-    class Forgetful(keras.layers.Layer):
-        def __init__(self, scale=1.0, **kw):
-            super().__init__(**kw)
-            self.scale = scale
+@pytest.mark.parametrize("size", [2, 4])
+def test_nearest_upsampling_equals_keras_upsampling_with_dynamic_shapes(size):
+    import tensorflow as tf
 
-        def call(self, x):
-            return x * self.scale
+    x = np.random.default_rng(1).normal(size=(2, 5, 7, 3)).astype(np.float32)
+    ours, theirs = NearestUpsampling2D(size), keras.layers.UpSampling2D(size)
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(ours(x)), keras.ops.convert_to_numpy(theirs(x)))
+    inp = keras.Input((None, None, 3))
+    assert NearestUpsampling2D(size)(inp).shape == (None, None, None, 3)
+    assert NearestUpsampling2D(size)(keras.Input((5, 7, 3))).shape == (None, 5 * size, 7 * size, 3)
+    fn = tf.function(lambda t: ours(t), input_signature=[tf.TensorSpec((None, None, None, 3))])  # multi-scale
+    np.testing.assert_array_equal(fn(x).numpy(), keras.ops.convert_to_numpy(theirs(x)))
+    w = np.random.default_rng(2).normal(size=(2, 5 * size, 7 * size, 3)).astype(np.float32)
+    grads = []
+    for layer in (ours, theirs):
+        xt = tf.constant(x)
+        with tf.GradientTape() as tape:
+            tape.watch(xt)
+            loss = tf.reduce_sum(layer(xt) * w)
+        grads.append(tape.gradient(loss, xt).numpy())
+    np.testing.assert_allclose(grads[0], grads[1], rtol=1e-6, atol=1e-6)
 
-        def get_config(self):  # forgets "scale"
-            return super().get_config()
 
-    inp = keras.Input((4,))
-    model = keras.Model(inp, Forgetful(3.0)(inp))
-    with pytest.raises(AssertionError, match="changed"):
-        run_model_saving_test(model, np.ones((1, 4), np.float32), directory=str(tmp_path))
+def test_models_do_not_use_keras_upsampling():
+    # Keras' UpSampling2D tiles, and the tile's gradient makes oneDNN log an error line in training.
+    from pointnet_cells.config import DENSITY_NETS
+    from pointnet_cells.model import build_density_model, build_point_model
+    from tests.pointnet_cells.helpers import tiny
+    from tests.yolo_transfer.helpers import tiny as tiny_yolo
+    from yolo_transfer.model import build_yolo
 
-
-@pytest.mark.parametrize(
-    "make, match",
-    [
-        (lambda: InceptionBlock(0), "filters"),
-        (lambda: FixedConv2D(np.ones((3, 3))), "kernel must have shape"),
-        (lambda: FixedConv2D(np.full((3, 3, 1, 1), np.nan)), "NaN"),
-        (lambda: FixedConv2D(np.ones((3, 3, 1, 1)), padding="full"), "padding"),
-        (lambda: FixedConv2D.from_filter(np.ones((3, 3)), 2, 3, mode="diagonal"), "in_channels"),
-        (lambda: FixedConv2D(np.ones((3, 3, 2, 1)))(np.zeros((1, 5, 5, 3), np.float32)), "input channels"),
-    ],
-)
-def test_bad_arguments(make, match):
-    with pytest.raises(ValueError, match=match):
-        make()
+    models = [build_point_model(tiny(row), n_classes=2, verbose=False) for row in ("P2PNet", "ours")]
+    models += [build_density_model(tiny(density_net=net), 2) for net in DENSITY_NETS]
+    models += [build_yolo(tiny_yolo(), 2), build_yolo(tiny_yolo(model="yolov3"), 2)]
+    for m in models:
+        if not m.built:
+            m(np.zeros((1, 64, 64, 3), np.float32))
+        found = [layer.name for layer in m._flatten_layers() if type(layer).__name__ == "UpSampling2D"]
+        assert not found, (m.name, found)

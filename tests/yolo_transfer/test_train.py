@@ -1,4 +1,7 @@
 import json
+import os
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -111,3 +114,21 @@ def test_point_data_gets_a_clear_error(tmp_path):
     with pytest.raises(ValueError, match="no boxes"):
         train(tiny(), pts, pts, tmp_path / "p", verbose=0)
     assert not (tmp_path / "p").exists()
+
+
+@pytest.mark.slow
+def test_multiscale_training_writes_no_onednn_error_line(tmp_path):
+    # Keras' UpSampling2D tiled, and the tile's int32 gradient made oneDNN log
+    # "oneDNN supports DT_INT32 only on platforms with AVX-512" at error level in every YOLO training.
+    code = ("from common.logs import quiet_tensorflow; quiet_tensorflow()\n"
+            "from common.datasets import load\n"
+            "from tests.yolo_transfer.helpers import tiny\n"
+            "from yolo_transfer.train import train\n"
+            "tr, va = (load('synthetic:blood', split=s, n_images=n, size=64, seed=5)\n"
+            "          for s, n in (('train', 4), ('val', 2)))\n"
+            f"train(tiny('transfer', multiscale_interval=1), tr, va, {str(tmp_path / 'run')!r}, verbose=0)\n")
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    res = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=root,
+                         env={**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"})
+    assert res.returncode == 0, res.stderr[-2000:]
+    assert "oneDNN" not in res.stderr and "AVX-512" not in res.stderr, res.stderr[-2000:]
