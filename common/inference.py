@@ -180,13 +180,13 @@ def warn_degenerate(found, what: str = "") -> int:
 
 def val_density(folder) -> float | None:
     """Cells per megapixel of a run's validation split (``data.json``), or None when not recorded."""
-    import json
+    from common.io import read_run_json
 
     try:
-        with open(os.path.join(folder, "data.json"), encoding="utf-8") as f:
-            data = json.load(f) or {}
-    except (OSError, ValueError, TypeError):
+        data = read_run_json(folder, "data.json")
+    except ValueError:   # a damaged data.json is reported where the run is loaded
         return None
+    data = data if isinstance(data, dict) else {}
     cells, mpx = data.get("val_cells"), data.get("val_megapixels")
     return float(cells) / mpx if isinstance(cells, (int, float)) and isinstance(mpx, (int, float)) and mpx > 0 \
         else None

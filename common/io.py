@@ -33,6 +33,7 @@ __all__ = [
     "read_geojson_points",
     "read_image",
     "read_points_csv",
+    "read_run_json",
     "read_voc_xml",
     "write_geojson",
     "write_image",
@@ -85,6 +86,22 @@ def atomic_write_text(path, text: str) -> None:
     with atomic_path(path) as tmp:
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(text)
+
+
+def read_run_json(folder, name: str = "data.json"):
+    """One JSON file of a run folder (``data.json``, ``state.json``, ...), read without TensorFlow.
+
+    Returns None when the file is absent; a file that is not JSON raises a one-line ``ValueError``
+    naming it and what to do.
+    """
+    path = os.path.join(os.fspath(folder), name)
+    if not os.path.isfile(path):
+        return None
+    try:
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
 
 
 # --------------------------------------------------------------------------------------------

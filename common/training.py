@@ -31,7 +31,7 @@ import os
 import keras
 import numpy as np
 
-from common.io import atomic_write_text
+from common.io import atomic_write_text, read_run_json
 
 __all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "batch_schedule", "fit", "fit_arrays",
            "open_run", "set_seed", "stream_dataset"]
@@ -118,14 +118,7 @@ class RunDir:
         return path
 
     def read_json(self, name: str):
-        path = self.file(name)
-        if not os.path.exists(path):
-            return None
-        try:
-            with open(path, encoding="utf-8") as f:
-                return json.load(f)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
+        return read_run_json(self.path, name)
 
     def state(self) -> dict | None:
         """The saved training state, or None for a fresh folder."""

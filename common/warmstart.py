@@ -60,11 +60,10 @@ def _leaves(model) -> list:
 
 
 def _class_names(folder: str):
-    path = os.path.join(folder, "data.json")
-    if not os.path.isfile(path):
-        return None
-    with open(path, encoding="utf-8") as f:
-        return (json.load(f) or {}).get("class_names")
+    from common.io import read_run_json
+
+    data = read_run_json(folder, "data.json")
+    return data.get("class_names") if isinstance(data, dict) else None
 
 
 def _shapes(layer) -> list:

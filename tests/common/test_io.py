@@ -202,3 +202,22 @@ def test_geojson_ids_are_unique_across_files_and_stable(tmp_path):
     assert len(set(ids["a.geojson"]) | set(ids["b.geojson"])) == 4 and ids["a2.geojson"] == ids["a.geojson"]
     feats = json.loads((tmp_path / "a.geojson").read_text())["features"]
     assert [f["properties"]["measurements"]["score"] for f in feats] == [0.5, 0.9]
+
+
+def test_run_json_is_read_once_for_every_reader(tmp_path):
+    from common import contract
+    from common.inference import val_density
+
+    paper = contract.get("mapde")
+    assert io.read_run_json(tmp_path) is None and paper.run_mpp(str(tmp_path)) is None
+    (tmp_path / "data.json").write_text(json.dumps({"mpp": 0.5, "class_names": ["a", "b"], "val_cells": 40,
+                                                    "val_megapixels": 2.0}))
+    assert io.read_run_json(tmp_path)["mpp"] == 0.5
+    assert paper.run_mpp(str(tmp_path)) == 0.5 and paper.run_class_names(str(tmp_path)) == ["a", "b"]
+    assert val_density(tmp_path) == 20.0
+    (tmp_path / "data.json").write_text('{"mpp": 0.5,')   # cut short by a full disk
+    for read in (lambda: io.read_run_json(tmp_path), lambda: paper.run_mpp(str(tmp_path)),
+                 lambda: paper.run_class_names(str(tmp_path))):
+        with pytest.raises(ValueError, match=r"data\.json is damaged .*delete it or retrain the run"):
+            read()
+    assert val_density(tmp_path) is None    # only a warning's input: the loaders report the damage
