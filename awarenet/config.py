@@ -35,6 +35,8 @@ class AwareNetConfig(PaperConfig):
     QUICK = dict(input_size=96, base_filters=8, depth=3, batch_size=8, epochs=10, patience=4, counter_epochs=4,
                  classifier_epochs=10, classifier_patience=4, learning_rate=1e-3, classifier_lr=1e-3)
     EPOCH_FIELDS = ("epochs", "counter_epochs", "classifier_epochs")
+    CHOICES = ("network size, epochs, patience and learning rates (10x the paper's) set for minutes on a CPU, "
+               "not searched")
 
     data: str = "synthetic:mihc"
     # Detector (Fig. 3).

@@ -124,6 +124,9 @@ class PaperConfig:
         QUICK: the overrides of the CPU preset.
         VARIANTS: ``{row name: overrides}``, one per table row.
         EPOCH_FIELDS: every field that counts epochs of some trained model.
+        CHOICES: how the quick preset's values were chosen: each searched value with the split (and
+            seeds) it was chosen on, and which were fixed without a search. Every published table
+            carries it (``choices_note``); a value chosen on test numbers has no place in it.
     """
 
     PAPER: ClassVar[str] = ""
@@ -131,6 +134,7 @@ class PaperConfig:
     QUICK: ClassVar[dict] = {}
     VARIANTS: ClassVar[dict] = {}
     EPOCH_FIELDS: ClassVar[tuple] = ("epochs",)
+    CHOICES: ClassVar[str] = ""
 
     # Run bookkeeping shared by every paper.
     data: str = ""
@@ -266,6 +270,20 @@ class PaperConfig:
         if self.overrides:
             text += ", overrides " + ", ".join(f"{k}={v}" for k, v in self.overrides.items())
         return text
+
+    def choices_note(self) -> str:
+        """Where the values behind a table were chosen, for its provenance (the selection protocol)."""
+        if self.preset != "quick":
+            text = ("the paper's values, else the authors' code's (the config's docstring says which); "
+                    "none searched here")
+        elif not self.CHOICES:
+            raise ValueError(f"{type(self).__name__}.CHOICES is empty: say how the quick preset's values were "
+                             "chosen (on which split and seeds) before publishing a table with it")
+        else:
+            text = "quick preset: " + self.CHOICES
+        if self.overrides:
+            text += "; overrides set by the command: " + ", ".join(self.overrides)
+        return text + "; post-processing calibrated on the validation split only"
 
     # ------------------------------------------------------------------ serialisation
     def to_dict(self) -> dict:

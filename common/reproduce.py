@@ -67,6 +67,7 @@ def provenance(config, train, val, test, protocol: str, split: str, t0: float, c
         "split": f"train {len(train)} / val {len(val)} / test {len(test)} images; {split}",
         "protocol": protocol,
         "config": config.describe() + "; " + config_summary(config),
+        "choices": config.choices_note(),
         **extra,
         "hardware": hardware_summary(),
         "wall time": f"{time.time() - t0:.0f} s",

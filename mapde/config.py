@@ -44,6 +44,9 @@ class MapDeConfig(PaperConfig):
     QUICK = dict(width=0.0625, dropout=0.1, learning_rate=0.05, warmup_steps=50, lr_decay=0.05, epochs=30, batch_size=4,
                  sccnn_width=0.25, sccnn_epochs=6, sccnn_patches=6000)
     EPOCH_FIELDS = ("epochs", "sccnn_epochs")
+    CHOICES = ("network widths, epochs and SC-CNN patches set for minutes on a 2-core CPU, not searched; "
+               "learning rate 0.05 from the first implementation (how it was picked was not recorded; not searched "
+               "since); the 50-step warm-up added against dead outputs seen in training runs (docs/guide.md)")
 
     data: str = "synthetic:he"
     # Network (section 2.2): Micro-Net 252 x 252, ReLU at L-1 and at the output.

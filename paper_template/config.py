@@ -19,6 +19,8 @@ class TemplateConfig(PaperConfig):
     TABLE = "Table 1"
     VARIANTS = VARIANTS
     QUICK = dict(width=8, epochs=5)
+    # Say how every quick value was chosen: on which split and seeds, or "not searched" (issue 25).
+    CHOICES = "width and epochs set for seconds on a CPU, not searched"
 
     data: str = "synthetic:he"
     width: int = 16                 # channels of every convolution

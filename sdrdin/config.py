@@ -48,6 +48,9 @@ class SDRDINConfig(PaperConfig):
                  sccnn_epochs=4, sccnn_patches=4000, sccnn_width=0.25, n_splits=1,
                  min_area=10, peak_window=7, vote_box=3)
     EPOCH_FIELDS = ("epochs", "counter_epochs", "sccnn_epochs")
+    CHOICES = ("network size, epochs, patience 5 and patch stride 48 set for minutes on a CPU, not searched; "
+               "min_area, peak_window and vote_box chosen by mean validation F1 over four pipelines "
+               "(results/sdrdin/quick_postprocess.py; the test split not read)")
 
     data: str = "synthetic:mihc6"
     # Network (section 2.3; filter counts from the DRDIN code, reference_specs 2b).

@@ -103,3 +103,28 @@ def test_load_errors_name_the_file(tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"paper": "mapde", "width": 1.0}))
     with pytest.raises(ValueError, match="for the 'mapde' package, not 'toy'"):
         ToyConfig.load(tmp_path)
+
+
+def test_every_table_says_where_its_choices_were_made():
+    # The selection protocol (issue 25): a quick table's provenance says how the preset's values were chosen.
+    with pytest.raises(ValueError, match="ToyConfig.CHOICES is empty"):
+        ToyConfig.quick().choices_note()
+    paper = ToyConfig().choices_note()
+    assert paper.startswith("the paper's values") and paper.endswith("calibrated on the validation split only")
+
+    @dataclass
+    class Chosen(ToyConfig):
+        CHOICES = "epochs chosen on validation at seeds 1-3"
+
+    note = Chosen.quick(lr=0.2).choices_note()
+    assert note.startswith("quick preset: epochs chosen on validation at seeds 1-3") and "overrides set by the " \
+        "command: lr" in note
+
+
+def test_every_paper_states_its_quick_choices():
+    from common import contract
+
+    for name in contract.names():
+        cls = contract.get(name).config_class()
+        assert len(cls.CHOICES) > 30, f"{cls.__name__}.CHOICES must say how the quick preset was chosen"
+        assert cls.quick().choices_note().startswith("quick preset: ")
