@@ -18,7 +18,7 @@ import pandas as pd
 from common.io import atomic_write_text
 from common.reporting import hardware_summary, to_markdown, write_table
 
-__all__ = ["Reproduction", "TableSetup", "display", "finish", "output_folder", "provenance", "publish",
+__all__ = ["Reproduction", "TableSetup", "display", "finish", "output_folder", "provenance", "publish", "tuned_columns",
            "resolve_config"]
 
 
@@ -75,6 +75,17 @@ def provenance(config, train, val, test, protocol: str, split: str, t0: float, c
     if command:
         meta["command"] = command
     return meta
+
+
+def tuned_columns(params: Mapping) -> dict:
+    """A row's tuned post-processing for its table: ``threshold``, ``min_distance`` where one was tuned, and
+    ``on edge`` (the tuned values that lie on an edge of their search, "-" when none; issue 25)."""
+    out = {"threshold": float(params["threshold"])}
+    if params.get("min_distance") is not None:
+        out["min_distance"] = params["min_distance"]
+    edge = params.get("edge") or []
+    out["on edge"] = ", ".join([edge] if isinstance(edge, str) else list(edge)) or "-"
+    return out
 
 
 def config_summary(config) -> str:

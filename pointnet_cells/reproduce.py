@@ -17,7 +17,7 @@ import time
 import pandas as pd
 
 from common.reporting import paper_vs_ours
-from common.reproduce import Reproduction, TableSetup, provenance
+from common.reproduce import Reproduction, TableSetup, provenance, tuned_columns
 from pointnet_cells import paper
 from pointnet_cells.config import Q_VALUES, TABLE1_ROWS, TABLE2_ROWS, PointNetConfig
 from pointnet_cells.paper import PAPER
@@ -87,7 +87,7 @@ def _table(which: str, data, quick, out, rows, config, resume, verbose, splits, 
     for row in setup.rows:
         pred, seconds = runs[row]
         if id(pred) not in cache:
-            cache[id(pred)] = row_scores(pred, setup.test, base.match_radius)
+            cache[id(pred)] = {**row_scores(pred, setup.test, base.match_radius), **tuned_columns(pred.tuned()[1])}
         epochs = len(pred.history())
         measured.append({"Method": row, **cache[id(pred)], "train s": round(seconds, 1), "epochs": epochs})
     ours = pd.DataFrame(measured).set_index("Method")

@@ -16,7 +16,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from common.reproduce import Reproduction, TableSetup, provenance
+from common.reproduce import Reproduction, TableSetup, provenance, tuned_columns
 from yolo_transfer import paper
 from yolo_transfer.config import ROWS, YoloConfig
 from yolo_transfer.paper import PAPER
@@ -53,7 +53,9 @@ def training_time(runs: dict, target_map: float) -> pd.DataFrame:
                     "seconds to target with source stages (ours)": seconds + source,
                     "epochs (ours)": len(hist), "seconds (ours)": total,
                     "best val mAP@0.5 (ours)": float(max((h.get("val_map", 0.0) for h in hist), default=np.nan)),
-                    "source-stage seconds (ours)": source})
+                    "source-stage seconds (ours)": source,
+                    **({f"count {k}": v for k, v in tuned_columns(runs[row]["tuned"]).items()}
+                       if "tuned" in runs[row] else {})})
     df = pd.DataFrame(out).set_index("Row")
     if {"scratch", "transfer"} <= set(df.index):
         df["time ratio transfer/scratch (paper)"] = paper.TRAINING_HOURS["transfer"] / paper.TRAINING_HOURS["scratch"]
@@ -105,7 +107,7 @@ def run_rows(base: YoloConfig, tr, va, te, out, rows, resume: bool = False, verb
         src = float(sum(v.get("seconds", 0.0) for k, v in stages.items() if k.startswith("stage")))
         _, res = evaluate_split(pred, te)
         results[row] = {"history": pred.history(), "source seconds": src, "wall seconds": wall, **res,
-                        "stages": stages}
+                        "stages": stages, "tuned": pred.tuned()[1]}
     return results
 
 

@@ -22,3 +22,13 @@ def test_synthetic_sizes_in_the_name_replace_the_papers():
     assert len(small) == 2 and small[0].image.shape == (64, 64, 3)
     with pytest.raises(ValueError, match="images must be a whole number"):
         mapde.load_split("synthetic:images=x", "val", 0)
+
+
+def test_tuned_columns_name_the_values_on_an_edge():
+    from common.reproduce import tuned_columns
+
+    assert tuned_columns({"threshold": 0.4, "F1": 0.8, "edge": []}) == {"threshold": 0.4, "on edge": "-"}
+    assert tuned_columns({"threshold": 1, "min_distance": 3, "edge": ["threshold", "min_distance"]}) == \
+        {"threshold": 1.0, "min_distance": 3, "on edge": "threshold, min_distance"}
+    assert tuned_columns({"threshold": 0.01, "edge": "lowest"})["on edge"] == "lowest"
+    assert tuned_columns({"threshold": 0.5, "edge": None})["on edge"] == "-"

@@ -32,6 +32,12 @@ def test_tables_share_runs_and_carry_the_papers_columns(splits, tmp_path):
     assert list(t1.index) == ["UNet", "P2PNet", "ours"] and "Time (s) (ours)" in t1.columns
     assert t1.loc["ours", "Det F1 (ours)"] == t2.loc["Baseline+PFA+IC", "Det F1 (ours)"]
     assert np.all(t1["Time (s) (ours)"] > 0) and "protocol" in t1.attrs["meta"]
+    # the tuned post-processing beside each row, and whether it lies on an edge of its search (issue 25)
+    assert set(t1["on edge"]) <= {"-", "threshold", "min_distance", "threshold, min_distance"}
+    assert 0 < t2.loc["Baseline", "threshold"] < 1
+    assert t1.loc["ours", "threshold"] == t2.loc["Baseline+PFA+IC", "threshold"]
+    assert t1.loc["UNet", "min_distance"] >= 1 and np.isnan(t1.loc["ours", "min_distance"])
+    assert t1.attrs["meta"]["choices"].startswith("quick preset: the point models' 120 epochs")
     with pytest.raises(ValueError, match="Table 2 has"):
         table2(rows=("UNet",), **kw)
 

@@ -54,6 +54,9 @@ def test_main_publishes_both_tables(splits, tmp_path, capsys):
         assert (folder / f).exists()
     text = (folder / "training_time.md").read_text()
     assert "stand in for the paper's" in text and "synthetic:he" in text
+    assert "- **choices**: quick preset: the source order" in text
+    tt = out["training_time"]   # the calibrated count threshold of each row and whether it is on an edge
+    assert tt["count threshold"].between(0, 1).all() and set(tt["count on edge"]) <= {"-", "lowest", "highest"}
     curves = pd.read_csv(folder / "curves.csv")
     assert set(curves["row"]) == {"scratch", "transfer"} and "val_map" in curves
     assert "epochs to target" in capsys.readouterr().out
