@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -68,8 +69,8 @@ def main(argv=None) -> int:
     meta = {"what": f"{a.table} of {len(a.runs)} runs that differ only in --seed (the synthetic data and the "
                     "initialisation); sample std (ddof 1)",
             "runs": ", ".join(a.runs), "per-seed command": a.command or "-",
-            "summary command": "python results/seeds_summary.py " + " ".join(argv if argv is not None else
-                                                                              sys.argv[1:]),
+            "summary command": "python results/seeds_summary.py " + shlex.join(argv if argv is not None else
+                                                                               sys.argv[1:]),
             "hardware": hardware_summary()}
     write_table(df, a.out, a.title, meta)
     print(df.round(3).to_string())
