@@ -214,12 +214,17 @@ class Paper:
 
     def run_mpp(self, folder: str):
         """The microns per pixel of the data a run was trained on (``data.json``), or None."""
-        value = _run_data(folder).get("mpp")
+        # imported here, so that --help stays instant
+        from common.io import read_run_data
+
+        value = read_run_data(folder).get("mpp")
         return float(value) if isinstance(value, (int, float)) and value > 0 else None
 
     def run_class_names(self, folder: str):
         """The class names a run was trained on (``data.json``, read without TensorFlow), or None."""
-        return _run_data(folder).get("class_names")
+        from common.io import read_run_data
+
+        return read_run_data(folder).get("class_names")
 
     # ------------------------------------------------------------------ scoring and tables
     def score(self, predictor, samples, radii, progress: bool = False, **detect):
@@ -273,15 +278,6 @@ class Paper:
 
 
 # ---------------------------------------------------------------------------------------------- registry
-
-
-def _run_data(folder: str) -> dict:
-    """A run folder's ``data.json`` as a dict (empty when absent); a damaged file is a one-line error."""
-    # imported here so that --help stays instant
-    from common.io import read_run_json
-
-    data = read_run_json(folder, "data.json")
-    return data if isinstance(data, dict) else {}
 
 
 def _entry_points() -> dict:

@@ -180,13 +180,12 @@ def warn_degenerate(found, what: str = "") -> int:
 
 def val_density(folder) -> float | None:
     """Cells per megapixel of a run's validation split (``data.json``), or None when not recorded."""
-    from common.io import read_run_json
+    from common.io import read_run_data
 
     try:
-        data = read_run_json(folder, "data.json")
+        data = read_run_data(folder)
     except ValueError:   # a damaged data.json is reported where the run is loaded
         return None
-    data = data if isinstance(data, dict) else {}
     cells, mpx = data.get("val_cells"), data.get("val_megapixels")
     return float(cells) / mpx if isinstance(cells, (int, float)) and isinstance(mpx, (int, float)) and mpx > 0 \
         else None

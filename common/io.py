@@ -33,6 +33,7 @@ __all__ = [
     "read_geojson_points",
     "read_image",
     "read_points_csv",
+    "read_run_data",
     "read_run_json",
     "read_voc_xml",
     "write_geojson",
@@ -102,6 +103,13 @@ def read_run_json(folder, name: str = "data.json"):
             return json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{path} is damaged ({exc}); delete it or retrain the run") from exc
+
+
+def read_run_data(folder) -> dict:
+    """A run folder's ``data.json`` as a dict (empty when absent); a damaged file raises as
+    :func:`read_run_json` does."""
+    data = read_run_json(folder, "data.json")
+    return data if isinstance(data, dict) else {}
 
 
 # --------------------------------------------------------------------------------------------

@@ -18,8 +18,8 @@ import pandas as pd
 from common.io import atomic_write_text
 from common.reporting import hardware_summary, to_markdown, write_table
 
-__all__ = ["Reproduction", "TableSetup", "display", "finish", "output_folder", "provenance", "publish", "tuned_columns",
-           "resolve_config"]
+__all__ = ["Reproduction", "TableSetup", "display", "finish", "output_folder", "provenance", "publish",
+           "resolve_config", "tuned_columns"]
 
 
 def resolve_config(cls, config=None, quick: bool = False, data: str | None = None, overrides=None,

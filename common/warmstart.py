@@ -60,10 +60,9 @@ def _leaves(model) -> list:
 
 
 def _class_names(folder: str):
-    from common.io import read_run_json
+    from common.io import read_run_data
 
-    data = read_run_json(folder, "data.json")
-    return data.get("class_names") if isinstance(data, dict) else None
+    return read_run_data(folder).get("class_names")
 
 
 def _shapes(layer) -> list:
