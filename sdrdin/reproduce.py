@@ -19,7 +19,7 @@ import pandas as pd
 from common.datasets import SampleList
 from common.evaluation import score
 from common.matching import classification_scores, detection_recall_by_class
-from common.reproduce import Reproduction, TableSetup, provenance
+from common.reproduce import Reproduction, TableSetup, provenance, tuned_columns
 from sdrdin import paper
 from sdrdin.config import TABLE2_ROWS, TABLE3_ROWS, SDRDINConfig
 from sdrdin.paper import PAPER
@@ -63,7 +63,8 @@ def run_pipelines(base: SDRDINConfig, tr, va, te, out, pipelines, resume: bool =
     Returns:
         One row per (pipeline, split): detection Precision / Recall / F1 / TP / FP / FN, weighted class
         Precision / Recall / F1, per-class classification and detection recall (``<class> ...``
-        columns), the tuned threshold, epochs and training seconds.
+        columns), the tuned threshold and ``on edge`` (the tuned values on an edge of their search, "-" when
+        none), epochs and training seconds.
     """
     from sdrdin.train import check_trainable
 
@@ -84,7 +85,7 @@ def run_pipelines(base: SDRDINConfig, tr, va, te, out, pipelines, resume: bool =
             rec = {"pipeline": pipe, "split": k, **{c: float(sc[c]) for c in ("Precision", "Recall", "F1")},
                    **{c: int(sc[c]) for c in ("TP", "FP", "FN")},
                    "Weighted Precision": float(sc["Class Precision"]), "Weighted Recall": float(sc["Class Recall"]),
-                   "Weighted F1": float(sc["Class F1"]), "threshold": pred.tuned()[1]["threshold"],
+                   "Weighted F1": float(sc["Class F1"]), **tuned_columns(pred.tuned()[1]),
                    "epochs": len(history) if history else np.nan, "train s": round(seconds, 1)}
             cs = classification_scores([d.points for d in dets], [d.classes for d in dets], [s.points for s in te],
                                        [s.classes for s in te], cfg.match_radius, names)
@@ -142,8 +143,22 @@ def table2(results: pd.DataFrame, rows=TABLE2_ROWS) -> pd.DataFrame:
     """Table 2 (detection) from :func:`run_pipelines` results, beside the paper's."""
     pipe = {r2: p for p, (_, r2, _) in PIPELINES.items()}
     rows = [r for r in rows if r in pipe and pipe[r] in set(results["pipeline"])]
-    return _beside_paper(_mean_std(results, {r: pipe[r] for r in rows}, paper.TABLE2_COLUMNS), paper.TABLE2,
-                         paper.TABLE2_COLUMNS)
+    df = _beside_paper(_mean_std(results, {r: pipe[r] for r in rows}, paper.TABLE2_COLUMNS), paper.TABLE2,
+                       paper.TABLE2_COLUMNS)
+    return df.join(_tuning(results, {r: pipe[r] for r in rows}))
+
+
+def _tuning(results: pd.DataFrame, rows: dict) -> pd.DataFrame:
+    """Each row's tuned threshold (mean over splits) and the tuned values on an edge of their search in any
+    split ("-" when none; issue 25), so a reader sees that no search capped a row."""
+    out = []
+    for row, pipe in rows.items():
+        r = results[results["pipeline"] == pipe]
+        edges = sorted({e.strip() for v in r.get("on edge", pd.Series(dtype=object)).fillna("-")
+                        for e in str(v).split(",") if e.strip() not in ("", "-")})
+        out.append({"Method": row, "threshold (ours)": float(r["threshold"].mean()),
+                    "on edge (ours)": ", ".join(edges) or "-"})
+    return pd.DataFrame(out).set_index("Method")
 
 
 def table3(results: pd.DataFrame, rows=TABLE3_ROWS) -> pd.DataFrame:

@@ -34,7 +34,8 @@ def _results():
         for k in range(2):
             r = {"pipeline": pipe, "split": k, "Precision": 0.9 + 0.02 * k, "Recall": 0.7, "F1": 0.8, "TP": 10,
                  "FP": 1, "FN": 3, "Weighted Precision": 0.8, "Weighted Recall": 0.8, "Weighted F1": 0.8,
-                 "threshold": 0.5, "epochs": 3, "train s": 10.0 + k}
+                 "threshold": 0.5 + 0.1 * k, "on edge": "threshold" if (pipe, k) == ("S-DRDIN", 1) else "-",
+                 "epochs": 3, "train s": 10.0 + k}
             for c in ("a", "b"):
                 r.update({f"{c} Precision": 0.5, f"{c} Recall": 0.5, f"{c} F1": 0.5, f"{c} Detection Recall": 0.5})
             rows.append(r)
@@ -50,6 +51,9 @@ def test_tables_have_the_papers_rows_and_mean_std_columns():
     assert t2.loc["S-DRDIN", "Precision (ours)"] == pytest.approx(0.91)
     assert t2.loc["S-DRDIN", "Precision std (ours)"] == pytest.approx(0.01)
     assert t2.loc["S-DRDIN", "F1 (paper)"] == 0.835
+    # the tuned threshold (mean over splits) and any split's edge flag sit beside each row (issue 25)
+    assert t2.loc["S-DRDIN", "threshold (ours)"] == pytest.approx(0.55)
+    assert t2.loc["S-DRDIN", "on edge (ours)"] == "threshold" and t2.loc["DRDIN-detection", "on edge (ours)"] == "-"
     t3 = table3(res)
     assert list(t3.index) == ["DRDIN-classification", "S-DRDIN"] and "Weighted F1 (paper)" in t3
     a4 = table_a4(res)
@@ -69,6 +73,8 @@ def test_quick_reproduction_writes_every_table(splits, tmp_path):
         assert (tmp_path / "sdrdin" / f"{name}.md").exists() and (tmp_path / "sdrdin" / f"{name}.csv").exists()
     per_split = pd.read_csv(tmp_path / "sdrdin" / "results_per_split.csv")
     assert sorted(set(per_split["split"])) == [0, 1] and set(per_split["pipeline"]) == {"DRDIN", "S-DRDIN"}
+    assert {"threshold", "on edge"} <= set(per_split.columns) and per_split["threshold"].between(0, 1).all()
+    assert "on edge (ours)" in out["table2"]
     assert "2 splits" in (tmp_path / "sdrdin" / "table2.md").read_text()
 
 
