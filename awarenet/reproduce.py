@@ -23,7 +23,7 @@ from common.datasets import class_counts
 from common.evaluation import score
 from common.io import atomic_path
 from common.reporting import paper_vs_ours
-from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config
+from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config, tuned_columns
 
 __all__ = ["classification", "main", "table2"]
 
@@ -50,7 +50,7 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
 
     Returns:
         DataFrame indexed by ``Method`` with ``<metric> (paper)`` / ``<metric> (ours)`` columns for
-        Precision, Recall and F1, then TP, FP, FN, the calibrated ``threshold``, per-class test
+        Precision, Recall and F1, then TP, FP, FN, the calibrated ``threshold`` and ``on edge``, per-class test
         recall (``Recall <class>``), ``epochs`` and ``train s``. ``df.attrs["meta"]`` holds the protocol.
     """
     setup = TableSetup(PAPER, rows, config, quick, data, out, splits)
@@ -67,7 +67,8 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
         rec = {"Method": row, **{k: sc[k] for k in ("Precision", "Recall", "F1")},
                **{k: int(sc[k]) for k in ("TP", "FP", "FN")},
                "threshold": pred.tuned("threshold")[1]["threshold"],
-               "logit threshold": pred.tuned("threshold")[1]["logit_threshold"]}
+               "logit threshold": pred.tuned("threshold")[1]["logit_threshold"],
+               "on edge": tuned_columns(pred.tuned("threshold")[1])["on edge"]}
         rec.update({f"Recall {c}": float(by_class.loc[c, "Recall"]) for c in by_class.index})
         rec.update({"epochs": len(pred.history()), "train s": round(seconds, 1)})
         ours.append(rec)

@@ -17,7 +17,7 @@ import pandas as pd
 
 from common.evaluation import score
 from common.reporting import paper_vs_ours, write_table
-from common.reproduce import Reproduction, TableSetup, provenance
+from common.reproduce import Reproduction, TableSetup, provenance, tuned_columns
 from mapde import paper
 from mapde.config import TABLE1_ROWS
 from mapde.inference import calibrate, locate, location_map, method_key
@@ -67,7 +67,7 @@ def table1(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE1_R
     Returns:
         DataFrame indexed by ``Method`` with ``<metric> (paper)`` / ``<metric> (ours)`` for
         Precision, Recall and F1 at 6 px, then TP, FP, FN, ``F1 @5px``, ``Precision @8px``,
-        ``Recall @8px``, ``F1 @8px``, the calibrated ``threshold`` / ``min_distance``, ``train s``
+        ``Recall @8px``, ``F1 @8px``, the calibrated ``threshold`` / ``min_distance``, ``on edge``, ``train s``
         and ``epochs``. ``df.attrs["meta"]`` holds the protocol.
     """
     setup = TableSetup(PAPER, rows, config, quick, data, out, splits)
@@ -92,7 +92,8 @@ def table1(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE1_R
                 rec.update({f"{k} @{r:g}px": float(sc.loc[float(r), k]) for k in ("Precision", "Recall", "F1")})
         params = pred.tuned(method_key(cfg.locate, cfg.deconv_input))[1]
         rec.update({"threshold": params["threshold"], "min_distance": params.get("min_distance"),
-                    "train s": round(seconds, 1), "epochs": len(pred.history())})
+                    "on edge": tuned_columns(params)["on edge"], "train s": round(seconds, 1),
+                    "epochs": len(pred.history())})
         ours.append(rec)
     ours = pd.DataFrame(ours).set_index("Method")
     paper_rows = [r for r in rows if r in paper.TABLE1]
@@ -138,7 +139,7 @@ def deconv_iterations(folder, iterations=(1, 2, 3, 5, 10, 20), splits=None, writ
 
     Returns:
         DataFrame indexed by ``iterations`` with Precision, Recall, F1 at the matching radius,
-        ``detections`` and the calibrated ``threshold``.
+        ``detections``, the calibrated ``threshold`` and ``on edge``.
     """
     import dataclasses
 
@@ -168,7 +169,8 @@ def deconv_iterations(folder, iterations=(1, 2, 3, 5, 10, 20), splits=None, writ
         preds = [locate(m, "deconv", params["threshold"], 1, c.min_area) for m in lt]
         sc = score(preds, test, [c.match_radius]).iloc[0]
         rows.append({"iterations": k, "Precision": sc["Precision"], "Recall": sc["Recall"], "F1": sc["F1"],
-                     "detections": int(sum(len(p) for p in preds)), "threshold": params["threshold"]})
+                     "detections": int(sum(len(p) for p in preds)), "threshold": params["threshold"],
+                     "on edge": tuned_columns(params)["on edge"]})
     df = pd.DataFrame(rows).set_index("iterations")
     df.attrs["meta"] = {
         "data": f"{cfg.data}; val {len(val)} / test {len(test)} images, {sum(len(s.points) for s in test)} test cells",

@@ -34,6 +34,7 @@ def test_table2_rows_columns_and_provenance(results):
     np.testing.assert_allclose(df["F1 (paper)"], [0.78, 0.78, 0.77, 0.76, 0.76])
     assert {"TP", "FP", "FN", "threshold", "Recall CD4+FOXP3+", "epochs", "train s"} <= set(df.columns)
     assert df["threshold"].between(0, 1).all()
+    assert df["on edge"].map(lambda v: v == "-" or v == "threshold").all()   # issue 25: a capped search shows
     meta = df.attrs["meta"]
     assert {"data", "split", "protocol", "config", "hardware", "wall time", "command"} <= set(meta)
     assert "10 px" in meta["protocol"] and "tuned the radius per model" in meta["protocol"]

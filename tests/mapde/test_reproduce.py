@@ -27,7 +27,8 @@ def test_table1_rows_and_columns(reproduced, splits):
         assert df[f"{m} (ours)"].between(0, 1).all()
     assert df.loc["Proposed", "F1 (paper)"] == pytest.approx(0.7906)
     assert pd.isna(df.loc["Proposed (label estimate)", "F1 (paper)"])   # ours, not the paper's
-    assert {"F1 @5px", "F1 @8px", "TP", "FP", "FN", "threshold", "min_distance"} <= set(df.columns)
+    assert {"F1 @5px", "F1 @8px", "TP", "FP", "FN", "threshold", "min_distance", "on edge"} <= set(df.columns)
+    assert df["on edge"].map(lambda v: v == "-" or set(v.split(", ")) <= {"threshold", "min_distance"}).all()
     assert pd.isna(df.loc["Proposed", "min_distance"]) and df.loc["MapDe-Peak", "min_distance"] in (3, 5)
     assert set(os.listdir(folder / "models")) == {"mapde", "micronet", "sccnn"}   # MapDe trained once
     assert "6 px" in df.attrs["meta"]["protocol"] and "raw output (paper)" in df.attrs["meta"]["protocol"]
@@ -89,7 +90,7 @@ def test_deconv_iterations_reproduces_the_proposed_row_at_two(reproduced, splits
 
     folder, df = reproduced
     it = deconv_iterations(folder, (2, 4), splits=splits)
-    assert list(it.index) == [2, 4]
+    assert list(it.index) == [2, 4] and it.loc[2, "on edge"] == df.loc["Proposed", "on edge"]
     for m in ("Precision", "Recall", "F1"):
         assert it.loc[2, m] == pytest.approx(df.loc["Proposed", f"{m} (ours)"], abs=1e-6)
     assert "the paper uses 2 iterations" in (folder / "deconv_iterations.md").read_text()
