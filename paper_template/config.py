@@ -30,7 +30,7 @@ class TemplateConfig(PaperConfig):
     epochs: int = 20
     crop_size: int = 64             # training crops
     patience: int | None = None
-    min_distances: tuple = (2, 3, 4, 6)   # peak distances searched on the validation split
+    min_distances: tuple = (1, 2, 3, 4, 6)   # peak distances searched on validation, from the natural limit 1 px
     n_thresholds: int = 24
     match_radius: float = MATCH_RADIUS_PX
 

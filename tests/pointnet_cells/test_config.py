@@ -32,6 +32,13 @@ def test_quick_preset_and_round_trip(tmp_path):
     assert PointNetConfig.load(tmp_path) == q
 
 
+def test_peak_distance_search_starts_at_its_natural_limit():
+    # issue 25: the density rows' best distance was 2, the grid's lowest, and so on an edge of the search;
+    # from 1 px (calibrate's natural limit) a best first value is no edge, and quick keeps the grid
+    for cfg in (PointNetConfig(), PointNetConfig.quick()):
+        assert cfg.min_distances[0] == 1 and list(cfg.min_distances) == sorted(set(cfg.min_distances))
+
+
 @pytest.mark.parametrize("kv, match", [
     ({"heads": "two"}, "heads"), ({"cls_loss": "mae"}, "cls_loss"), ({"q": 0.0}, "q must"),
     ({"crop_size": 100}, "multiple of 32"), ({"heads": "single", "cls_loss": "gce"}, "gce"),
