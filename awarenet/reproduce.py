@@ -64,11 +64,11 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
         dets = [pred.predict(s.image) for s in te]
         sc = score(dets, te, [cfg.match_radius]).iloc[0]
         by_class = recall_by_class(dets, te, cfg.match_radius)
+        params = pred.tuned("threshold")[1]
         rec = {"Method": row, **{k: sc[k] for k in ("Precision", "Recall", "F1")},
                **{k: int(sc[k]) for k in ("TP", "FP", "FN")},
-               "threshold": pred.tuned("threshold")[1]["threshold"],
-               "logit threshold": pred.tuned("threshold")[1]["logit_threshold"],
-               "on edge": tuned_columns(pred.tuned("threshold")[1])["on edge"]}
+               "threshold": params["threshold"], "logit threshold": params["logit_threshold"],
+               "on edge": tuned_columns(params)["on edge"]}
         rec.update({f"Recall {c}": float(by_class.loc[c, "Recall"]) for c in by_class.index})
         rec.update({"epochs": len(pred.history()), "train s": round(seconds, 1)})
         ours.append(rec)

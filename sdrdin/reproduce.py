@@ -154,8 +154,8 @@ def _tuning(results: pd.DataFrame, rows: dict) -> pd.DataFrame:
     out = []
     for row, pipe in rows.items():
         r = results[results["pipeline"] == pipe]
-        edges = sorted({e.strip() for v in r.get("on edge", pd.Series(dtype=object)).fillna("-")
-                        for e in str(v).split(",") if e.strip() not in ("", "-")})
+        edges = sorted({e.strip() for v in r["on edge"].fillna("-") for e in str(v).split(",")
+                        if e.strip() not in ("", "-")})
         out.append({"Method": row, "threshold (ours)": float(r["threshold"].mean()),
                     "on edge (ours)": ", ".join(edges) or "-"})
     return pd.DataFrame(out).set_index("Method")
