@@ -26,6 +26,27 @@ def _cpu_children() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def _state(run: str) -> dict:
+    """The run's ``state.json``; a pipeline of one network per task (S-DRDIN's DRDIN row) keeps one per
+    sub-folder: then epochs are the fewest any network trained, best epochs are listed by sub-folder
+    ("classification 10 / detection 9"), and the run stopped early only if every network did."""
+    path = os.path.join(run, "state.json")
+    if os.path.isfile(path):
+        with open(path, encoding="utf-8") as f:
+            return json.load(f)
+    parts = []
+    for sub in sorted(os.listdir(run)):
+        path = os.path.join(run, sub, "state.json")
+        if os.path.isfile(path):
+            with open(path, encoding="utf-8") as f:
+                parts.append((sub, json.load(f)))
+    if not parts:
+        raise SystemExit(f"curve: {run} has no state.json, nor any in its sub-folders: did the command train it?")
+    return {"epoch": min(p.get("epoch", 0) for _, p in parts),
+            "best_epoch": " / ".join(f"{sub} {p.get('best_epoch')}" for sub, p in parts),
+            "stopped": all(p.get("stopped") for _, p in parts)}
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("out", help="the run folder the command trains into (also given to the command as --out)")
@@ -62,8 +83,7 @@ def main(argv=None) -> int:
         total_wall, total_cpu = total_wall + wall, total_cpu + cpu
         with open(os.path.join(a.out, "postprocess.json"), encoding="utf-8") as f:
             pp = json.load(f)
-        with open(os.path.join(a.out, "state.json"), encoding="utf-8") as f:
-            state = json.load(f)
+        state = _state(a.out)
         row = {"epochs": e, "trained epochs": state.get("epoch"), "best epoch": state.get("best_epoch"),
                "call wall s": round(wall, 1), "call cpu s": round(cpu, 1), "run wall s": round(total_wall, 1),
                "run cpu s": round(total_cpu, 1), "default method": pp.get("method")}
