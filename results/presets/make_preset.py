@@ -69,8 +69,11 @@ PRESETS = {
         "anchor": None, "goal": "detection and weighted class F1 above the single-task DRDIN rows trained the "
                                 "same way",
         "command": "python results/presets/curve.py runs/presets/sdrdin-crchisto --epochs 10 20 40 60 -- python -m "
-                   "sdrdin train --data crchisto --quick --row S-DRDIN --set steps_per_epoch=100 --radius 8",
-        "code": "4a4f6d4"},
+                   "sdrdin train --data crchisto --quick --row S-DRDIN --set steps_per_epoch=100 --set base_filters=16 "
+                   "--set patience=none --radius 8",
+        "compare": "DRDIN-detection + DRDIN-classification trained the same way (--row DRDIN-detection, "
+                   "runs/presets/sdrdin-crchisto-drdin)",
+        "code": "bf02880"},
     "pointnet-crchisto": {
         "paper": "pointnet_cells", "data": "crchisto", "split": CRC_SPLIT, "licence": CRCHISTO, "radii": [8, 6, 12],
         "description": "Point proposals (Shui et al.), H&E at 0.5 um/px, 4 CRCHisto classes",
@@ -91,9 +94,50 @@ PRESETS = {
 }
 
 
+class _Remember:
+    """A predictor that predicts each (image, options) once: the chosen method's test detections are
+    scored at every radius and then per class without a second pass of the network."""
+
+    def __init__(self, predictor):
+        self._predictor, self._seen = predictor, {}
+
+    def predict(self, image, **detect):
+        key = (id(image), tuple(sorted(detect.items())))
+        if key not in self._seen:
+            self._seen[key] = (image, self._predictor.predict(image, **detect))
+        return self._seen[key][1]
+
+    def __getattr__(self, name):
+        return getattr(self._predictor, name)
+
+
 def _scores(paper, pred, samples, radii, method):
     detect = {"method": method} if method else {}
     return paper.score(pred, samples, radii, **detect).reset_index()
+
+
+def _per_class(pred, samples, radius, method):
+    """Per annotated class at ``radius``: detection recall (class-agnostic matching; what AwareNet's class
+    weights are for) and, when the detections carry classes, classification precision / recall / F1 over
+    the matched cells. None when the data has no classes or the detections are not points."""
+    from common.datasets import align_classes, is_classified
+    from common.matching import classification_scores, detection_recall_by_class
+
+    detect = {"method": method} if method else {}
+    dets = [pred.predict(s.image, **detect) for s in samples]
+    if not is_classified(samples) or any(getattr(d, "points", None) is None for d in dets):
+        return None
+    names = list(getattr(dets[0], "class_names", None) or samples[0].class_names)
+    samples = align_classes(samples, names)
+    table = detection_recall_by_class([d.points for d in dets], [s.points for s in samples],
+                                      [s.classes for s in samples], radius, names)
+    table = table.rename(columns={"Recall": "detection Recall", "TP": "detected", "FN": "missed"})
+    if all(getattr(d, "classes", None) is not None for d in dets):
+        cs = classification_scores([d.points for d in dets], [d.classes for d in dets], [s.points for s in samples],
+                                   [s.classes for s in samples], radius, names)
+        for col in ("Precision", "Recall", "F1"):
+            table["class " + col] = cs.loc[names, col].to_numpy()
+    return table
 
 
 def main(argv=None) -> int:
@@ -102,6 +146,9 @@ def main(argv=None) -> int:
     p.add_argument("--run", required=True, help="the trained preset run folder")
     p.add_argument("--data-root", default=None)
     p.add_argument("--overwrite", action="store_true", help="replace the shipped preset of that name")
+    p.add_argument("--compare", default=None, metavar="RUN",
+                   help="a run folder trained the same way that the preset's goal compares against (the spec's "
+                        "'compare' names it); scored on the test split with its own validation-calibrated default")
     a = p.parse_args(argv)
     from common.logs import quiet_tensorflow
 
@@ -115,7 +162,10 @@ def main(argv=None) -> int:
     t0 = time.time()
     spec = PRESETS[a.name]
     paper = contract.get(spec["paper"])
-    pred = paper.load(a.run)
+    if bool(a.compare) != bool(spec.get("compare")):
+        p.error(f"{a.name}: --compare RUN is " + ("needed: " + spec["compare"] if spec.get("compare")
+                                                  else "not part of this preset's goal"))
+    pred = _Remember(paper.load(a.run))
     val = paper.load_split(spec["data"], "val", 0, a.data_root)
     test = paper.load_split(spec["data"], "test", 0, a.data_root)
     radius = spec["radii"][0]
@@ -133,7 +183,15 @@ def main(argv=None) -> int:
         df.insert(0, "method", (m or "default") + (" (chosen on val)" if m == chosen else ""))
         df.insert(1, "val F1 at %g px" % radius, val_f1[m])
         frames.append(df)
+    if a.compare:
+        other = paper.load(a.compare)
+        df = _scores(paper, other, test, spec["radii"], None)
+        df.insert(0, "method", spec["compare"] + " (its default)")
+        vdf = _scores(paper, other, val, [radius], None)
+        df.insert(1, "val F1 at %g px" % radius, float(vdf["F1"].iloc[0]))
+        frames.append(df)
     table = pd.concat(frames, ignore_index=True)
+    classes = _per_class(pred, test, radius, chosen)
     head = table.iloc[0]
     curve_path = os.path.join(a.run, "curve.csv")
     curve = pd.read_csv(curve_path) if os.path.isfile(curve_path) else None
@@ -172,6 +230,10 @@ def main(argv=None) -> int:
             "command": "python results/presets/make_preset.py " + " ".join(argv or sys.argv[1:]),
             "hardware": hardware_summary(), "wall time": f"{time.time() - t0:.0f} s"}
     write_table(table.set_index("method"), out, f"Preset {a.name}: test split", meta)
+    if classes is not None:
+        write_table(classes, out + "_classes",
+                    f"Preset {a.name}: test split per class at {radius:g} px ({chosen or 'default'})",
+                    {k: meta[k] for k in ("preset", "data", "licence", "command", "hardware")})
     if curve is not None:
         shutil.copyfile(curve_path, out + "_curve.csv")
     print(f"{a.name}: {metrics['test']}; anchor {metrics['anchor']}; {size:.1f} MB -> {preset.folder}")

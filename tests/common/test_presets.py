@@ -186,3 +186,36 @@ def test_each_shipped_preset_scores_its_recorded_test_f1(name, data_root):
     scores = paper.score(paper.load(name), test, [row["radius"]]).reset_index()
     assert scores["F1"].iloc[0] == pytest.approx(row["F1"], abs=0.005)
     assert int(scores["TP"].iloc[0]) == pytest.approx(row["TP"], rel=0.01)
+
+
+def _make_preset_module():
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(__file__), "..", "..", "results", "presets", "make_preset.py")
+    spec = importlib.util.spec_from_file_location("make_preset", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_make_preset_scores_per_class_from_the_detections_it_scored(sdrdin_preset):
+    """results/presets/make_preset.py: the per-class table (AwareNet's goal reports per-class recall) adds up
+    to the detection scores, and the chosen method's test detections are predicted once."""
+    from common.evaluation import score
+
+    mp = _make_preset_module()
+    paper, preset, _ = sdrdin_preset
+    _, _, test = paper.load_splits(paper.tiny_data, 0)
+    pred = mp._Remember(paper.load(preset.folder))
+    first = [pred.predict(s.image) for s in test]
+    assert all(a is b for a, b in zip(first, [pred.predict(s.image) for s in test]))
+    table = mp._per_class(pred, test, 6, None)
+    whole = score(first, test, [6]).iloc[0]
+    assert list(table.index) == list(first[0].class_names)
+    assert (np.concatenate([s.classes for s in test]) >= 0).all()   # every cell classified: the counts add up
+    assert table["detected"].sum() == whole["TP"]
+    assert table["Support"].sum() == sum(len(s.points) for s in test)
+    assert {"detection Recall", "class Precision", "class Recall", "class F1"} <= set(table.columns)
+    seen = table["Support"] > 0
+    assert seen.any() and np.allclose(table["detection Recall"][seen], (table["detected"] / table["Support"])[seen])
+    assert table["detection Recall"][~seen].isna().all()   # a class with no test cell has no recall, not 0
