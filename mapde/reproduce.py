@@ -179,7 +179,8 @@ def deconv_iterations(folder, iterations=(1, 2, 3, 5, 10, 20), splits=None, writ
                     f"{cfg.match_radius:g} px, centroids, one-to-one matching within {cfg.match_radius:g} px on test; "
                     "the paper uses 2 iterations",
         "run": folder,
-        "command": command or f"mapde.reproduce.deconv_iterations({folder!r}, {tuple(iterations)})",
+        "command": command or f"mapde.reproduce.deconv_iterations({folder!r}, {tuple(iterations)}, "
+                              f"deconv_input={di!r})",
         "hardware": hardware_summary(),
         "wall time": f"{time.time() - t0:.0f} s",
     }

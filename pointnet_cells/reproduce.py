@@ -133,7 +133,8 @@ def q_sweep(data: str = "synthetic", quick: bool = False, out=None, q_values=Q_V
     """Fig. 3: our model (``ours``) trained once per GCE exponent q; classification F1 on the test split.
 
     The paper plots these without printing them; its text gives the shape (lowest at q = 0.1, highest
-    at q = 0.4, where it is Table 1's 0.6909), shown in ``Cls F1 (paper)`` for q = 0.4 only.
+    at q = 0.4, where it is Table 1's 0.6909), shown in ``Cls F1 (paper)`` for q = 0.4 only. Each row
+    also records its validation-tuned threshold and whether it lies on an edge of the search.
     Returns a DataFrame indexed by ``q``.
     """
     q_values = [float(q) for q in q_values]
@@ -151,7 +152,7 @@ def q_sweep(data: str = "synthetic", quick: bool = False, out=None, q_values=Q_V
         published = paper.TABLE1_PERCENT["ours"][5] / 100 if q == paper.FIG3_BEST_Q else None
         rows.append({"q": q, "Cls F1 (paper)": published,
                      "Cls F1 (ours)": s["Cls F1"], "Cls P (ours)": s["Cls P"], "Cls R (ours)": s["Cls R"],
-                     "Det F1 (ours)": s["Det F1"], "train s": round(seconds, 1)})
+                     "Det F1 (ours)": s["Det F1"], **tuned_columns(pred.tuned()[1]), "train s": round(seconds, 1)})
     df = pd.DataFrame(rows).set_index("q").astype({"Cls F1 (paper)": float})
     df.attrs["meta"] = provenance(base, setup.train, setup.val, setup.test, _protocol(base),
                                   "one run per q; thresholds tuned on val, scored on test", setup.t0,

@@ -94,6 +94,7 @@ def test_deconv_iterations_reproduces_the_proposed_row_at_two(reproduced, splits
     for m in ("Precision", "Recall", "F1"):
         assert it.loc[2, m] == pytest.approx(df.loc["Proposed", f"{m} (ours)"], abs=1e-6)
     assert "the paper uses 2 iterations" in (folder / "deconv_iterations.md").read_text()
+    assert "deconv_input='raw'" in (folder / "deconv_iterations.md").read_text()   # the command says which input
     with pytest.raises(FileNotFoundError, match="no trained MapDe"):
         deconv_iterations(tmp_path)
     with pytest.raises(ValueError, match="iterations must be"):

@@ -50,6 +50,8 @@ def test_main_writes_the_tables_and_the_notebook_replots_them(splits, tmp_path, 
     assert list(q.index) == [0.4, 0.9] and q.loc[0.4, "Cls F1 (paper)"] == pytest.approx(0.6909)
     assert np.isnan(q.loc[0.9, "Cls F1 (paper)"]) and q.loc[0.4, "Cls F1 (ours)"] == res["table2"].loc[
         "Baseline+PFA+IC", "Cls F1 (ours)"]
+    assert q.loc[0.4, "threshold"] == res["table2"].loc["Baseline+PFA+IC", "threshold"]   # tuned on val, recorded
+    assert "on edge" in q.columns
     runs = sorted(p.name for p in (tmp_path / "pointnet_cells" / "models").iterdir())
     assert runs == ["fcrn_a", "pfa_ic_gce_q0.4", "pfa_ic_gce_q0.9"]
     assert list(res["table1"].index) == ["FCRN-A", "ours"]
