@@ -90,7 +90,8 @@ def draw_cells(ax, image, points, classes=None, own_names=None, names=None, size
     """One panel: ``image`` with each cell as a ring, in its class's colour (``common.io.default_colours`` of
     ``names``, the colours of the overlays and GeoJSON) where ``classes`` index ``own_names`` and the name is
     one of ``names``, yellow for an unclassified cell (or a class not in ``names``), lime when nothing has a
-    class. Each ring colour is labelled, so ``ax.get_legend_handles_labels()`` gives the legend."""
+    class ("cell (no class)"). Each ring colour is labelled, so ``ax.get_legend_handles_labels()`` gives the
+    legend."""
     import numpy as np
 
     from common.io import default_colours
@@ -101,7 +102,7 @@ def draw_cells(ax, image, points, classes=None, own_names=None, names=None, size
     names, own = list(names or []), list(own_names or [])
     ring = dict(s=size, facecolors="none", linewidths=0.8)
     if classes is None or not own or not names:
-        ax.scatter(pts[:, 0], pts[:, 1], edgecolors="lime", **ring)
+        ax.scatter(pts[:, 0], pts[:, 1], edgecolors="lime", label="cell (no class)", **ring)
         return
     idx = np.array([names.index(own[c]) if c >= 0 and own[c] in names else -1 for c in classes], dtype=int)
     for k, (name, rgb) in enumerate(default_colours(names).items()):
