@@ -124,7 +124,7 @@ def curves_figure(path: str) -> list[str]:
         ax.plot(df["run cpu s"] / 3600, df[column], marker="o", label=f"{name} ({pr.manifest.get('method')})")
         drawn.append(name)
     ax.set_xlabel("CPU hours of the run (2-core machine)")
-    ax.set_ylabel("validation F1 at 8 px")
+    ax.set_ylabel("validation F1 (cells at 8 px; YOLO: boxes at IoU 0.5)", fontsize=8)
     ax.grid(alpha=0.3)
     if drawn:
         ax.legend(fontsize=8)
