@@ -62,7 +62,7 @@ PRESETS = {
         "command": "python results/presets/curve.py runs/presets/awarenet-crchisto --epochs 10 20 40 -- python -m "
                    "awarenet train --data crchisto --quick --row ExpWeightType1 --classifier --set "
                    "classifier_epochs=20 --radius 8",
-        "code": "4a4f6d4"},
+        "code": "bf02880"},
     "sdrdin-crchisto": {
         "paper": "sdrdin", "data": "crchisto", "split": CRC_SPLIT, "licence": CRCHISTO, "radii": [8, 6, 10],
         "description": "S-DRDIN (joint detection + classification), H&E at 0.5 um/px, 4 CRCHisto classes",
@@ -81,7 +81,7 @@ PRESETS = {
         "command": "python results/presets/curve.py runs/presets/pointnet-crchisto --epochs 50 100 150 200 -- "
                    "python -m pointnet_cells train --data crchisto --quick --row ours --set image_scale=2.0 "
                    "--radius 8",
-        "code": "4a4f6d4"},
+        "code": "bf02880"},
     "yolo-bccd": {
         "paper": "yolo_transfer", "data": "bccd", "split": "BCCD's own train / val / test lists (205 / 87 / 72)",
         "licence": BCCD, "radii": [8],
@@ -90,7 +90,7 @@ PRESETS = {
         "goal": "mAP@0.5 >= 0.88 on the BCCD test split",
         "command": "python results/presets/curve.py runs/presets/yolo-bccd --epochs 10 20 40 60 80 100 -- python -m "
                    "yolo_transfer train --row scratch --data bccd --quick --set width=0.5 --set input_size=416",
-        "code": "d1013db"},
+        "code": "bf02880"},
 }
 
 
