@@ -161,3 +161,16 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.nodeid.split("[")[0] in slow:
             item.add_marker(pytest.mark.slow)
+
+
+def script_module(relpath: str):
+    """A repository script that is not a package module (``results/presets/make_preset.py``,
+    ``docs/make_figures.py``), imported from its path for its helpers."""
+    import importlib.util
+
+    path = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), relpath)
+    spec = importlib.util.spec_from_file_location(os.path.splitext(os.path.basename(path))[0], path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+

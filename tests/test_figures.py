@@ -1,18 +1,12 @@
 """The README's figures script (``docs/make_figures.py``): every installed preset is drawn, on its own data."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests.conftest import script_module
 
 
 def _module():
-    spec = importlib.util.spec_from_file_location("make_figures", ROOT / "docs" / "make_figures.py")
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return script_module("docs/make_figures.py")
 
 
 def test_headline_is_the_number_chosen_on_validation():

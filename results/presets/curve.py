@@ -13,12 +13,16 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import os
 import resource
 import subprocess
 import sys
 import time
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+sys.path.insert(0, ROOT)
+
+from common.io import read_run_json  # noqa: E402
 
 
 def _cpu_children() -> float:
@@ -30,16 +34,11 @@ def _state(run: str) -> dict:
     """The run's ``state.json``; a pipeline of one network per task (S-DRDIN's DRDIN row) keeps one per
     sub-folder: then epochs are the fewest any network trained, best epochs are listed by sub-folder
     ("classification 10 / detection 9"), and the run stopped early only if every network did."""
-    path = os.path.join(run, "state.json")
-    if os.path.isfile(path):
-        with open(path, encoding="utf-8") as f:
-            return json.load(f)
-    parts = []
-    for sub in sorted(os.listdir(run)):
-        path = os.path.join(run, sub, "state.json")
-        if os.path.isfile(path):
-            with open(path, encoding="utf-8") as f:
-                parts.append((sub, json.load(f)))
+    state = read_run_json(run, "state.json")
+    if state is not None:
+        return state
+    parts = [(sub, p) for sub in sorted(os.listdir(run)) if os.path.isdir(os.path.join(run, sub))
+             for p in [read_run_json(os.path.join(run, sub), "state.json")] if p is not None]
     if not parts:
         raise SystemExit(f"curve: {run} has no state.json, nor any in its sub-folders: did the command train it?")
     return {"epoch": min(p.get("epoch", 0) for _, p in parts),
@@ -81,8 +80,9 @@ def main(argv=None) -> int:
             return res.returncode
         wall, cpu = time.time() - t0, _cpu_children() - c0
         total_wall, total_cpu = total_wall + wall, total_cpu + cpu
-        with open(os.path.join(a.out, "postprocess.json"), encoding="utf-8") as f:
-            pp = json.load(f)
+        pp = read_run_json(a.out, "postprocess.json")
+        if pp is None:
+            raise SystemExit(f"curve: {a.out} has no postprocess.json after {e} epochs: did the command calibrate it?")
         state = _state(a.out)
         row = {"epochs": e, "trained epochs": state.get("epoch"), "best epoch": state.get("best_epoch"),
                "call wall s": round(wall, 1), "call cpu s": round(cpu, 1), "run wall s": round(total_wall, 1),

@@ -9,6 +9,7 @@ import pytest
 
 from common import contract
 from common.presets import export_preset, find, presets, resolve, verify
+from tests.conftest import script_module
 
 
 @pytest.fixture(scope="module")
@@ -190,22 +191,12 @@ def test_each_shipped_preset_scores_its_recorded_test_f1(name, data_root):
         assert int(scores["TP"].iloc[0]) == pytest.approx(row["TP"], rel=0.01)
 
 
-def _make_preset_module():
-    import importlib.util
-
-    path = os.path.join(os.path.dirname(__file__), "..", "..", "results", "presets", "make_preset.py")
-    spec = importlib.util.spec_from_file_location("make_preset", path)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
-
-
 def test_make_preset_scores_per_class_from_the_detections_it_scored(sdrdin_preset):
     """results/presets/make_preset.py: the per-class table (AwareNet's goal reports per-class recall) adds up
     to the detection scores, and the chosen method's test detections are predicted once."""
     from common.evaluation import score
 
-    mp = _make_preset_module()
+    mp = script_module("results/presets/make_preset.py")
     paper, preset, _ = sdrdin_preset
     _, _, test = paper.load_splits(paper.tiny_data, 0)
     pred = mp._Remember(paper.load(preset.folder))
