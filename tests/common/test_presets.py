@@ -212,3 +212,17 @@ def test_make_preset_scores_per_class_from_the_detections_it_scored(sdrdin_prese
     seen = table["Support"] > 0
     assert seen.any() and np.allclose(table["detection Recall"][seen], (table["detected"] / table["Support"])[seen])
     assert table["detection Recall"][~seen].isna().all()   # a class with no test cell has no recall, not 0
+
+
+@pytest.mark.parametrize("name, compare", [("sdrdin-crchisto", None), ("mapde-crchisto", "runs/other")])
+def test_make_preset_asks_for_the_goal_comparison_exactly_when_the_goal_has_one(name, compare, capsys):
+    """make_preset.py: a preset whose goal compares against another run (S-DRDIN against DRDIN) refuses to
+    export without it, naming the run it needs; one whose goal has none refuses a --compare."""
+    mp = script_module("results/presets/make_preset.py")
+    argv = [name, "--run", "runs/does-not-matter"] + (["--compare", compare] if compare else [])
+    with pytest.raises(SystemExit) as e:
+        mp.main(argv)
+    assert e.value.code == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert name in err
+    assert ("DRDIN" in err and "needed" in err) if compare is None else "not part of this preset's goal" in err
