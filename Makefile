@@ -28,13 +28,14 @@ reproduce: install
 	$(BIN)/cellrepro reproduce --quick
 
 # The whole suite, then the contract's model tests again under the JAX backend (the GPU machines have JAX only).
-# Two pytest workers (pytest-xdist), each test file on one worker so module fixtures are built once.
+# Two pytest workers (pytest-xdist), each test file on one worker so module fixtures are built once; the 25
+# slowest tests are listed, so a slower suite shows where the time went. The JAX leg runs its tests on two workers too.
 test: install-test lint
-	$(BIN)/python -m pytest -q -n 2 --dist loadfile
+	$(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 	$(MAKE) --no-print-directory test-jax
 
 test-jax: install-test
-	KERAS_BACKEND=jax $(BIN)/python -m pytest -q tests/contract/test_models.py
+	KERAS_BACKEND=jax $(BIN)/python -m pytest -q -n 2 tests/contract/test_models.py
 
 # The development loop: everything but the tests marked slow (tests/slow_tests.txt too): 676 tests in 169 s on 2 cores.
 test-fast: install-test lint

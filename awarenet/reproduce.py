@@ -24,6 +24,7 @@ from common.evaluation import score
 from common.io import atomic_path
 from common.reporting import paper_vs_ours
 from common.reproduce import Reproduction, TableSetup, output_folder, provenance, resolve_config, tuned_columns
+from common.training import TrainingClock
 
 __all__ = ["classification", "main", "table2"]
 
@@ -58,9 +59,9 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
     ours = []
     for row in rows:
         cfg = base.variant(row)
-        t_row = time.time()
-        pred = train(cfg, tr, va, os.path.join(out, "detection", row), resume=resume, verbose=verbose)
-        seconds = time.time() - t_row
+        with TrainingClock(os.path.join(out, "detection", row), resume) as clock:
+            pred = train(cfg, tr, va, os.path.join(out, "detection", row), resume=resume, verbose=verbose)
+        seconds = clock.seconds
         dets = [pred.predict(s.image) for s in te]
         sc = score(dets, te, [cfg.match_radius]).iloc[0]
         by_class = recall_by_class(dets, te, cfg.match_radius)

@@ -9,6 +9,7 @@ Every trained model of every paper has a run folder with the same names::
     <run>/sweep.csv          every validation setting tried while tuning
     <run>/history.csv        one row per finished epoch
     <run>/state.json         epoch, best value, epochs without improvement, stopped flag
+    <run>/train_seconds.json wall seconds of the calls that trained the run, summed (:class:`TrainingClock`)
     <run>/best.weights.npz   weights of the epoch with the lowest monitored value (NumPy arrays in the
                              order of ``model.get_weights()``; written by Python, so a full disk is an
                              ``OSError``, not a crash inside HDF5)
@@ -27,19 +28,21 @@ import io
 import json
 import math
 import os
+import time
 
 import keras
 import numpy as np
 
 from common.io import atomic_write_text, read_run_json
 
-__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "WarmUp", "batch_schedule", "fit", "fit_arrays",
-           "open_run", "set_seed", "stream_dataset"]
+__all__ = ["DeadOutputError", "OutputWatch", "RunDir", "RunKeeper", "TrainingClock", "WarmUp", "batch_schedule", "fit",
+           "fit_arrays", "open_run", "set_seed", "stream_dataset"]
 
 MODEL_FILE = "model.keras"
 POSTPROCESS_FILE = "postprocess.json"
 SWEEP_FILE = "sweep.csv"
 DATA_FILE = "data.json"
+CLOCK_FILE = "train_seconds.json"
 
 
 def set_seed(seed: int) -> None:
@@ -230,6 +233,60 @@ class RunDir:
                 pass
 
 
+def _epochs_recorded(folder: str) -> int:
+    """Rows of every ``history.csv`` in ``folder`` and its sub-folders (a pipeline keeps one per network)."""
+    n = 0
+    for here, _, files in os.walk(folder):
+        if "history.csv" in files:
+            with open(os.path.join(here, "history.csv"), encoding="utf-8", newline="") as f:
+                n += sum(1 for _ in csv.DictReader(f))
+    return n
+
+
+class TrainingClock:
+    """Wall seconds a run folder's training took, summed over the calls that trained it.
+
+    A table's ``train s`` is the wall time of the call that trained the row (training, and the
+    calibration after it). A row resumed from a finished run would report the seconds it took to load
+    it, and a run trained in several calls (an interrupted one, or one trained to growing epoch
+    budgets) only its last call's. Used as ``with TrainingClock(run_dir, resume) as clock: train(...)``,
+    ``clock.seconds`` is this call's wall time added to what the folder's ``train_seconds.json``
+    recorded when the call trained an epoch (a ``history.csv`` in the folder grew), and the recorded
+    total alone when it did not (NaN when nothing was recorded: a run trained before its calls were
+    clocked); ``resume=False`` (the training discards the run) starts from zero.
+
+    Args:
+        run_dir: the run folder the call trains into.
+        resume: whether the call continues the folder's run.
+    """
+
+    timer = staticmethod(time.perf_counter)
+
+    def __init__(self, run_dir, resume: bool = True):
+        self.path, self.resume, self.seconds = os.fspath(run_dir), resume, None
+
+    def __enter__(self) -> "TrainingClock":
+        rec = read_run_json(self.path, CLOCK_FILE) if self.resume and os.path.isdir(self.path) else None
+        self._before = float(rec["seconds"]) if rec else None
+        self._calls = int(rec.get("calls", 0)) if rec else 0
+        self._epochs = _epochs_recorded(self.path) if self.resume else 0
+        self._t0 = self.timer()
+        return self
+
+    def __exit__(self, kind, value, tb):
+        if kind is not None:
+            return False
+        call = self.timer() - self._t0
+        if _epochs_recorded(self.path) == self._epochs:   # nothing trained: a finished run reloaded
+            self.seconds = math.nan if self._before is None else self._before   # unclocked earlier training
+            return False
+        self.seconds = (self._before or 0.0) + call
+        os.makedirs(self.path, exist_ok=True)
+        atomic_write_text(os.path.join(self.path, CLOCK_FILE),
+                          json.dumps({"seconds": round(self.seconds, 3), "calls": self._calls + 1}) + "\n")
+        return False
+
+
 def _alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -241,7 +298,7 @@ def _alive(pid: int) -> bool:
 
 
 _TRAINING_FILES = ("state.json", "history.csv", "best.weights.npz", "best.weights.h5", MODEL_FILE, POSTPROCESS_FILE,
-                   SWEEP_FILE, "init.json")
+                   SWEEP_FILE, "init.json", CLOCK_FILE)
 
 
 def _comparable(config) -> dict:

@@ -28,6 +28,7 @@ __all__ = ["deconv_iterations", "main", "table1", "tiatoolbox_comparison", "trai
 
 def train_for_rows(base, rows, train, val, out: str, resume: bool = False, verbose="auto") -> dict:
     """Trains (and calibrates) each network the rows need once: ``{model kind: (predictor, seconds)}``."""
+    from common.training import TrainingClock
     from mapde.train import train as train_run
 
     models = {}
@@ -35,9 +36,10 @@ def train_for_rows(base, rows, train, val, out: str, resume: bool = False, verbo
         cfg = base.variant(row)
         if cfg.model in models:
             continue
-        t0 = time.time()
-        pred = train_run(cfg, train, val, os.path.join(out, "models", cfg.model), resume=resume, verbose=verbose)
-        models[cfg.model] = (pred, time.time() - t0)
+        folder = os.path.join(out, "models", cfg.model)
+        with TrainingClock(folder, resume) as clock:
+            pred = train_run(cfg, train, val, folder, resume=resume, verbose=verbose)
+        models[cfg.model] = (pred, clock.seconds)
     return models
 
 

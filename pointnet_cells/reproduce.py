@@ -12,7 +12,6 @@ inference time per test image on this machine. Rows that train the same network 
 from __future__ import annotations
 
 import os
-import time
 
 import pandas as pd
 
@@ -45,6 +44,7 @@ def train_rows(base: PointNetConfig, configs: dict, train, val, out: str, resume
                verbose="auto", trained: dict | None = None) -> dict:
     """Trains each distinct network of ``{row: config}`` once: ``{row: (predictor, train seconds)}``.
     ``trained`` carries the networks already trained by another table of the same run."""
+    from common.training import TrainingClock
     from pointnet_cells.train import train as train_run
 
     done = {} if trained is None else trained
@@ -52,10 +52,10 @@ def train_rows(base: PointNetConfig, configs: dict, train, val, out: str, resume
     for row, cfg in configs.items():
         key = _key(cfg)
         if key not in done:
-            t0 = time.time()
-            pred = train_run(cfg, train, val, os.path.join(out, "models", _run_name(cfg)), resume=resume,
-                             verbose=verbose)
-            done[key] = (pred, time.time() - t0)
+            folder = os.path.join(out, "models", _run_name(cfg))
+            with TrainingClock(folder, resume) as clock:
+                pred = train_run(cfg, train, val, folder, resume=resume, verbose=verbose)
+            done[key] = (pred, clock.seconds)
         out_rows[row] = done[key]
     return out_rows
 

@@ -11,7 +11,6 @@ Table 3's "DRDIN-classification" are the two halves of one trained DRDIN pipelin
 from __future__ import annotations
 
 import os
-import time
 
 import numpy as np
 import pandas as pd
@@ -20,6 +19,7 @@ from common.datasets import SampleList
 from common.evaluation import score
 from common.matching import classification_scores, detection_recall_by_class
 from common.reproduce import Reproduction, TableSetup, provenance, tuned_columns
+from common.training import TrainingClock
 from sdrdin import paper
 from sdrdin.config import TABLE2_ROWS, TABLE3_ROWS, SDRDINConfig
 from sdrdin.paper import PAPER
@@ -76,9 +76,10 @@ def run_pipelines(base: SDRDINConfig, tr, va, te, out, pipelines, resume: bool =
         trk, vak = resplit(tr, va, seed, base.val_fraction)
         for pipe in pipelines:
             cfg = base.variant(PIPELINES[pipe][0]).with_overrides(seed=seed)
-            t_row = time.time()
-            pred = train(cfg, trk, vak, os.path.join(out, "runs", f"split{k}", pipe), resume=resume, verbose=verbose)
-            seconds = time.time() - t_row
+            folder = os.path.join(out, "runs", f"split{k}", pipe)
+            with TrainingClock(folder, resume) as clock:
+                pred = train(cfg, trk, vak, folder, resume=resume, verbose=verbose)
+            seconds = clock.seconds
             history = pred.history()
             dets = [pred.predict(s.image) for s in te]
             sc = score(dets, te, [cfg.match_radius]).iloc[0]

@@ -234,3 +234,31 @@ def test_batch_schedule_is_resumable_and_fills_on_request():
     assert [len(i) for i in filled] == [2, 2, 2] and filled[2][0] == first[2][1][0]
     with pytest.raises(ValueError, match="batch size"):
         next(batch_schedule(0, 2, seed=0))
+
+
+def test_training_clock_sums_the_calls_that_trained_and_keeps_it_for_a_reload(tmp_path, monkeypatch):
+    """TrainingClock: a run trained to 2 then 4 epochs reports both calls' seconds; reloading the finished run
+    reports that total, not the loading time; --restart starts again; a run trained before it was clocked
+    reports NaN, not its loading time."""
+    import math
+
+    from common import training
+
+    now = [100.0]
+    monkeypatch.setattr(training.TrainingClock, "timer", staticmethod(lambda: now[0]))
+    x, y = _data()
+
+    def call(folder, epochs, seconds, resume=True):
+        with training.TrainingClock(tmp_path / folder, resume) as clock:
+            set_seed(0)
+            fit(_model(), (x, y), (x[:16], y[:16]), RunDir(tmp_path / folder), epochs=epochs, verbose=0)
+            now[0] += seconds
+        return clock.seconds
+
+    assert call("run", 2, 10.0) == 10.0
+    assert call("run", 4, 7.0) == 17.0                # resumed to a larger budget: both calls
+    assert call("run", 4, 3.0) == 17.0                # a finished run reloaded: nothing trained
+    assert RunDir(tmp_path / "run").read_json(training.CLOCK_FILE) == {"seconds": 17.0, "calls": 2}
+    assert call("run", 2, 5.0, resume=False) == 5.0   # restarted
+    fit(_model(), (x, y), (x[:16], y[:16]), RunDir(tmp_path / "old"), epochs=2, verbose=0)
+    assert math.isnan(call("old", 2, 4.0))
