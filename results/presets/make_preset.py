@@ -62,7 +62,7 @@ PRESETS = {
         "command": "python results/presets/curve.py runs/presets/awarenet-crchisto --epochs 10 20 40 -- python -m "
                    "awarenet train --data crchisto --quick --row ExpWeightType1 --classifier --set "
                    "classifier_epochs=20 --radius 8",
-        "code": "bf02880"},
+        "code": "e4aea57"},
     "sdrdin-crchisto": {
         "paper": "sdrdin", "data": "crchisto", "split": CRC_SPLIT, "licence": CRCHISTO, "radii": [8, 6, 10],
         "description": "S-DRDIN (joint detection + classification), H&E at 0.5 um/px, 4 CRCHisto classes",
@@ -71,9 +71,11 @@ PRESETS = {
         "command": "python results/presets/curve.py runs/presets/sdrdin-crchisto --epochs 10 20 40 60 -- python -m "
                    "sdrdin train --data crchisto --quick --row S-DRDIN --set steps_per_epoch=100 --set base_filters=16 "
                    "--set patience=none --radius 8",
-        "compare": "DRDIN-detection + DRDIN-classification trained the same way (--row DRDIN-detection, "
-                   "runs/presets/sdrdin-crchisto-drdin)",
-        "code": "bf02880"},
+        "compare": "DRDIN-detection + DRDIN-classification trained the same way",
+        "compare command": "python results/presets/curve.py runs/presets/sdrdin-crchisto-drdin --epochs 10 20 40 60 "
+                           "-- python -m sdrdin train --data crchisto --quick --row DRDIN-detection --set "
+                           "steps_per_epoch=100 --set base_filters=16 --set patience=none --radius 8",
+        "code": "e4aea57"},
     "pointnet-crchisto": {
         "paper": "pointnet_cells", "data": "crchisto", "split": CRC_SPLIT, "licence": CRCHISTO, "radii": [8, 6, 12],
         "description": "Point proposals (Shui et al.), H&E at 0.5 um/px, 4 CRCHisto classes",
@@ -81,7 +83,7 @@ PRESETS = {
         "command": "python results/presets/curve.py runs/presets/pointnet-crchisto --epochs 50 100 150 200 -- "
                    "python -m pointnet_cells train --data crchisto --quick --row ours --set image_scale=2.0 "
                    "--radius 8",
-        "code": "bf02880"},
+        "code": "e4aea57"},
     "yolo-bccd": {
         "paper": "yolo_transfer", "data": "bccd", "split": "BCCD's own train / val / test lists (205 / 87 / 72)",
         "licence": BCCD, "radii": [8],
@@ -90,7 +92,7 @@ PRESETS = {
         "goal": "mAP@0.5 >= 0.88 on the BCCD test split",
         "command": "python results/presets/curve.py runs/presets/yolo-bccd --epochs 10 20 40 60 80 100 -- python -m "
                    "yolo_transfer train --row scratch --data bccd --quick --set width=0.5 --set input_size=416",
-        "code": "bf02880"},
+        "code": "e4aea57"},
 }
 
 
@@ -227,6 +229,8 @@ def main(argv=None) -> int:
             "method": f"{key or chosen or 'the run default'}, chosen by validation F1 at {radius:g} px "
                       f"({', '.join(f'{m}: {v:.3f}' for m, v in val_f1.items())})",
             "public anchor": metrics["anchor"], "goal": spec["goal"],
+            **({"compared with": f"{spec['compare']}: {spec['compare command']} (code of commit {spec['code']})"}
+               if a.compare else {}),
             "command": "python results/presets/make_preset.py " + " ".join(argv or sys.argv[1:]),
             "hardware": hardware_summary(), "wall time": f"{time.time() - t0:.0f} s"}
     write_table(table.set_index("method"), out, f"Preset {a.name}: test split", meta)
@@ -236,6 +240,8 @@ def main(argv=None) -> int:
                     {k: meta[k] for k in ("preset", "data", "licence", "command", "hardware")})
     if curve is not None:
         shutil.copyfile(curve_path, out + "_curve.csv")
+    if a.compare and os.path.isfile(os.path.join(a.compare, "curve.csv")):
+        shutil.copyfile(os.path.join(a.compare, "curve.csv"), out + "_compare_curve.csv")
     print(f"{a.name}: {metrics['test']}; anchor {metrics['anchor']}; {size:.1f} MB -> {preset.folder}")
     return 0
 
