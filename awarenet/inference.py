@@ -46,7 +46,8 @@ class AwareNetPredictor(Predictor):
     detector on every call: retraining the same detector object is always seen. The copy outputs
     logits: ``maps()["logit"]`` is what thresholds compare with (a probability threshold ``p`` is the
     logit threshold ``log(p / (1 - p))``; float32 probabilities round to exactly 1.0 inside confident
-    cells, so thresholds near 1 could not be told apart), ``maps()["prob"]`` is its sigmoid.
+    cells, so thresholds near 1 could not be told apart), ``maps()["prob"]`` is its sigmoid. For the
+    same reason a detection's score is the logit at the cell, not a probability.
     """
 
     methods = METHODS
@@ -91,7 +92,9 @@ class AwareNetPredictor(Predictor):
             min_area = getattr(self.config, "min_area", 3)
         z = maps["logit"]
         pts = detect(z, z_thr, int(min_area))
-        scores = sigmoid(score_at(z, pts))
+        # the logit, not its sigmoid: under the Dice loss the sigmoid saturates (logits of 30-400 at the
+        # cells of the CRCHisto preset), so every cell would score 1.0 and the score would rank nothing
+        scores = score_at(z, pts).astype(np.float64)
         if self.classifier is None:
             return Detections(pts, None, scores)
         p = classify_cells(self.classifier, image, pts)

@@ -227,7 +227,7 @@ def main(argv=None) -> int:
                                                              f"; {spec['command']} "
                                                              f"(code of commit {spec['code']})",
             "method": f"{key or chosen or 'the run default'}, chosen by validation F1 at {radius:g} px "
-                      f"({', '.join(f'{m}: {v:.3f}' for m, v in val_f1.items())})",
+                      f"({', '.join((m or 'default') + f': {v:.3f}' for m, v in val_f1.items())})",
             "public anchor": metrics["anchor"], "goal": spec["goal"],
             **({"compared with": f"{spec['compare']}: {spec['compare command']} (code of commit {spec['code']})"}
                if a.compare else {}),

@@ -83,7 +83,8 @@ def test_predict_returns_detections_with_classes(tmp_path, splits, tiny):
     again = loaded.predict(te[0].image)
     np.testing.assert_allclose(again.points, det.points)
     np.testing.assert_array_equal(again.classes, det.classes)
-    np.testing.assert_allclose(loaded.predict(te[0].image, threshold=0.99).scores.min(initial=1), 1, atol=0.01)
+    sure = loaded.predict(te[0].image, threshold=0.99)   # scores are the detector's logits at the cells
+    assert sure.scores.min(initial=np.inf) >= np.log(0.99 / 0.01) - 1e-3 and len(sure) <= len(det)
 
 
 def test_classification_report(tmp_path, splits, tiny):
