@@ -124,13 +124,16 @@ def _scores(paper, pred, samples, radii, method):
 def _per_class(pred, samples, radius, method):
     """Per annotated class at ``radius``: detection recall (class-agnostic matching; what AwareNet's class
     weights are for) and, when the detections carry classes, classification precision / recall / F1 over
-    the matched cells. None when the data has no classes or the detections are not points."""
+    the matched cells. None when the data has no classes or the detections are boxes (a box detector's
+    per-class numbers are its AP per class, in the main table: centres matched within a few pixels say
+    little about boxes of 100 px)."""
     from common.datasets import align_classes, is_classified
     from common.matching import classification_scores, detection_recall_by_class
 
     detect = {"method": method} if method else {}
     dets = [pred.predict(s.image, **detect) for s in samples]
-    if not is_classified(samples) or any(getattr(d, "points", None) is None for d in dets):
+    if not is_classified(samples) or any(getattr(d, "points", None) is None or getattr(d, "boxes", None) is not None
+                                         for d in dets):
         return None
     names = list(getattr(dets[0], "class_names", None) or samples[0].class_names)
     samples = align_classes(samples, names)
@@ -201,9 +204,13 @@ def main(argv=None) -> int:
     curve_path = os.path.join(a.run, "curve.csv")
     curve = pd.read_csv(curve_path) if os.path.isfile(curve_path) else None
     cpu_h = float(curve["run cpu s"].iloc[-1]) / 3600 if curve is not None else None
-    headline = {k: round(float(head[k]), 4) for k in ("Precision", "Recall", "F1", "mAP@0.5") if k in head}
-    metrics = {"test": ", ".join(f"{k} {v:.3f}" for k, v in headline.items()) + f" at {radius:g} px "
-                                                                                 f"({head['method']})",
+    if "mAP@0.5" in head:   # a box detector: its number is the mAP (and AP per class), not centres within a radius
+        test_line = "mAP@0.5 {:.3f} ({})".format(head["mAP@0.5"], ", ".join(
+            f"{c[len('AP@0.5 '):]} {head[c]:.3f}" for c in table.columns if c.startswith("AP@0.5 ")))
+    else:
+        test_line = ", ".join(f"{k} {float(head[k]):.3f}" for k in ("Precision", "Recall", "F1", "Class F1")
+                              if k in head) + f" at {radius:g} px ({head['method']})"
+    metrics = {"test": test_line,
                "anchor": (", ".join(f"{k} {v}" for k, v in spec["anchor"].items() if k != "source")
                           + f" ({spec['anchor']['source']})") if spec["anchor"] else "none published",
                "goal": spec["goal"], "table": json.loads(table.to_json(orient="records"))}

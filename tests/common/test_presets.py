@@ -181,7 +181,7 @@ def test_each_shipped_preset_scores_its_recorded_test_f1(name, data_root):
     row = pr.manifest["metrics"]["table"][0]
     metric = "mAP@0.5" if "mAP@0.5" in row else "F1"   # a box detector (YOLO) records its mAP
     assert {metric, "radius"} <= set(row), f"{name}: the manifest's first row has no {metric} / radius"
-    data = pr.manifest["data"].split()[0]
+    data = pr.manifest["training"]["data"]   # the data set's name ("data" describes it: "bccd, split ...")
     if not os.path.isdir(os.path.join(data_root, {"crchisto": "crchistophenotypes"}.get(data, data))):
         pytest.skip(f"real data not available: {data} is missing under {data_root}")
     test = paper.load_split(data, "test", 0, data_root)
