@@ -253,7 +253,8 @@ class TrainingClock:
     ``clock.seconds`` is this call's wall time added to what the folder's ``train_seconds.json``
     recorded when the call trained an epoch (a ``history.csv`` in the folder grew), and the recorded
     total alone when it did not (NaN when nothing was recorded: a run trained before its calls were
-    clocked); ``resume=False`` (the training discards the run) starts from zero.
+    clocked); ``resume=False`` (the training discards the run) starts from zero. A call interrupted by
+    an exception (Ctrl-C) after training epochs adds its seconds too; one killed outright does not.
 
     Args:
         run_dir: the run folder the call trains into.
@@ -274,16 +275,17 @@ class TrainingClock:
         return self
 
     def __exit__(self, kind, value, tb):
-        if kind is not None:
-            return False
         call = self.timer() - self._t0
-        if _epochs_recorded(self.path) == self._epochs:   # nothing trained: a finished run reloaded
-            self.seconds = math.nan if self._before is None else self._before   # unclocked earlier training
+        trained = os.path.isdir(self.path) and _epochs_recorded(self.path) != self._epochs
+        if not trained:   # nothing trained: a finished run reloaded, or a call that failed before an epoch
+            if kind is None:
+                self.seconds = math.nan if self._before is None else self._before   # unclocked earlier training
             return False
-        self.seconds = (self._before or 0.0) + call
-        os.makedirs(self.path, exist_ok=True)
+        total = (self._before or 0.0) + call   # an interrupted call's epochs count too: the resume continues them
         atomic_write_text(os.path.join(self.path, CLOCK_FILE),
-                          json.dumps({"seconds": round(self.seconds, 3), "calls": self._calls + 1}) + "\n")
+                          json.dumps({"seconds": round(total, 3), "calls": self._calls + 1}) + "\n")
+        if kind is None:
+            self.seconds = total
         return False
 
 

@@ -260,5 +260,17 @@ def test_training_clock_sums_the_calls_that_trained_and_keeps_it_for_a_reload(tm
     assert call("run", 4, 3.0) == 17.0                # a finished run reloaded: nothing trained
     assert RunDir(tmp_path / "run").read_json(training.CLOCK_FILE) == {"seconds": 17.0, "calls": 2}
     assert call("run", 2, 5.0, resume=False) == 5.0   # restarted
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_end(self, epoch, logs=None):
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):   # Ctrl-C after three epochs: its seconds are kept for the resume
+        with training.TrainingClock(tmp_path / "int") as clock:
+            now[0] += 2.0
+            fit(_model(), (x, y), (x[:16], y[:16]), RunDir(tmp_path / "int"), epochs=6, verbose=0,
+                callbacks=[Interrupt()])
+    assert clock.seconds is None and call("int", 6, 1.0) == 3.0
     fit(_model(), (x, y), (x[:16], y[:16]), RunDir(tmp_path / "old"), epochs=2, verbose=0)
     assert math.isnan(call("old", 2, 4.0))
