@@ -59,8 +59,9 @@ def table2(data: str = "synthetic", quick: bool = False, out=None, rows=TABLE2_R
     ours = []
     for row in rows:
         cfg = base.variant(row)
-        with TrainingClock(os.path.join(out, "detection", row), resume) as clock:
-            pred = train(cfg, tr, va, os.path.join(out, "detection", row), resume=resume, verbose=verbose)
+        folder = os.path.join(out, "detection", row)
+        with TrainingClock(folder, resume) as clock:
+            pred = train(cfg, tr, va, folder, resume=resume, verbose=verbose)
         seconds = clock.seconds
         dets = [pred.predict(s.image) for s in te]
         sc = score(dets, te, [cfg.match_radius]).iloc[0]

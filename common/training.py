@@ -235,12 +235,8 @@ class RunDir:
 
 def _epochs_recorded(folder: str) -> int:
     """Rows of every ``history.csv`` in ``folder`` and its sub-folders (a pipeline keeps one per network)."""
-    n = 0
-    for here, _, files in os.walk(folder):
-        if "history.csv" in files:
-            with open(os.path.join(here, "history.csv"), encoding="utf-8", newline="") as f:
-                n += sum(1 for _ in csv.DictReader(f))
-    return n
+    return sum(len(RunDir(here, create=False).history()) for here, _, files in os.walk(folder)
+               if "history.csv" in files)
 
 
 class TrainingClock:
